@@ -1,0 +1,43 @@
+# vunwind: the two commands a fresh Debian machine needs are `make demo` and `make test`.
+# Both install missing Debian packages first (`make deps`: idempotent, quiet when all are
+# present).
+
+SWIFT      ?= swift
+CONFIG     ?= release
+BIN         = .build/$(CONFIG)/vunwind
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && echo sudo)
+
+# What the build links (libdw, libelf, libunwind, liblzma for libunwind-ptrace) and the
+# judges the tests run (readelf/objdump, eu-*, llvm-*, gdb, perf).
+DEBIAN_PACKAGES = libdw-dev libelf-dev libunwind-dev liblzma-dev elfutils gdb binutils llvm \
+                  linux-perf g++ pkg-config
+
+.PHONY: deps build test demo bench clean
+
+deps:
+	@missing=""; \
+	for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build -c $(CONFIG) --product vunwind
+
+# Debug build (assertions on); the suite runs in parallel workers.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --parallel --num-workers 2
+
+demo: build
+	./scripts/demo.sh $(BIN)
+
+bench: build
+	$(BIN) bench
+
+clean:
+	rm -rf .build

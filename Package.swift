@@ -1,0 +1,67 @@
+// swift-tools-version: 6.0
+// vunwind: run-time generated code made unwindable, and proved so.
+//
+// Layering (bottom up; see docs/ARCHITECTURE.md):
+//   Bytes -> DwarfCFI, ELF -> Unwind -> (Vsyscall, UnwindRegistry, StackWalk, CoreDump) -> vunwind
+// C system libraries (libdw, libunwind) are reached only through the CLibdw / CLibunwind
+// shims; CVunwind holds the C that must be C (ptrace, signal glue).
+import PackageDescription
+
+let package = Package(
+    name: "vunwind",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "DwarfCFI", targets: ["DwarfCFI"]),
+        .library(name: "ELF", targets: ["ELF"]),
+        .library(name: "Unwind", targets: ["Unwind"]),
+        .executable(name: "vunwind", targets: ["vunwind"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // Bounds-checked byte cursors, LEB128, the MemoryReader protocol: shared by every
+        // format reader so untrusted bytes are read in exactly one way.
+        .target(name: "Bytes"),
+        .target(name: "DwarfCFI", dependencies: ["Bytes"]),
+        .target(name: "ELF", dependencies: ["Bytes"]),
+        .target(
+            name: "Unwind",
+            dependencies: ["Bytes", "DwarfCFI", "ELF", "CVunwind",
+                           .product(name: "SystemPackage", package: "swift-system")]),
+
+        .target(name: "CVunwind"),
+        .systemLibrary(
+            name: "CLibdw", pkgConfig: "libdw",
+            providers: [.apt(["libdw-dev", "libelf-dev"])]),
+        .systemLibrary(
+            name: "CLibunwind", pkgConfig: "libunwind-ptrace",
+            providers: [.apt(["libunwind-dev"])]),
+
+        .executableTarget(
+            name: "vunwind",
+            dependencies: ["Bytes", "DwarfCFI", "ELF", "Unwind", "CLibdw",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // Small C programs the tests spawn (never fork the test process).
+        .executableTarget(name: "fixture-stopper", path: "Sources/Fixtures/Stopper"),
+
+        // Helpers shared by the test targets: subprocesses, tool lookup, seeded randomness,
+        // readelf listing parser.
+        .target(name: "TestSupport", dependencies: ["DwarfCFI", "ELF"], path: "Tests/TestSupport"),
+        .testTarget(name: "BytesTests", dependencies: ["Bytes", "TestSupport"]),
+        .testTarget(
+            name: "DwarfCFITests",
+            dependencies: ["DwarfCFI", "ELF", "Bytes", "Unwind", "CLibdw", "TestSupport"]),
+        .testTarget(name: "ELFTests", dependencies: ["ELF", "Bytes", "TestSupport"]),
+        .testTarget(
+            name: "UnwindTests",
+            dependencies: ["Unwind", "DwarfCFI", "ELF", "Bytes", "CLibunwind", "CVunwind",
+                           "fixture-stopper", "TestSupport"],
+            // libunwind-ptrace.so uses liblzma without naming it (no DT_NEEDED).
+            linkerSettings: [.linkedLibrary("lzma")]),
+        .testTarget(name: "CLITests", dependencies: ["vunwind", "Unwind", "ELF", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

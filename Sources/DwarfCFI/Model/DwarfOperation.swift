@@ -1,0 +1,62 @@
+// DwarfOperation: the DW_OP_* opcodes a DWARF expression in CFI may use (DWARF 5 section
+// 2.5.1), with the GNU opcodes that appear in real .eh_frame sections.
+
+public enum DwarfOperation {
+    public static let addr: UInt8 = 0x03
+    public static let deref: UInt8 = 0x06
+    public static let const1u: UInt8 = 0x08
+    public static let const1s: UInt8 = 0x09
+    public static let const2u: UInt8 = 0x0a
+    public static let const2s: UInt8 = 0x0b
+    public static let const4u: UInt8 = 0x0c
+    public static let const4s: UInt8 = 0x0d
+    public static let const8u: UInt8 = 0x0e
+    public static let const8s: UInt8 = 0x0f
+    public static let constu: UInt8 = 0x10
+    public static let consts: UInt8 = 0x11
+    public static let dup: UInt8 = 0x12
+    public static let drop: UInt8 = 0x13
+    public static let over: UInt8 = 0x14
+    public static let pick: UInt8 = 0x15
+    public static let swap: UInt8 = 0x16
+    public static let rot: UInt8 = 0x17
+    public static let xderef: UInt8 = 0x18
+    public static let abs: UInt8 = 0x19
+    public static let and: UInt8 = 0x1a
+    public static let div: UInt8 = 0x1b
+    public static let minus: UInt8 = 0x1c
+    public static let mod: UInt8 = 0x1d
+    public static let mul: UInt8 = 0x1e
+    public static let neg: UInt8 = 0x1f
+    public static let not: UInt8 = 0x20
+    public static let or: UInt8 = 0x21
+    public static let plus: UInt8 = 0x22
+    public static let plusUconst: UInt8 = 0x23
+    public static let shl: UInt8 = 0x24
+    public static let shr: UInt8 = 0x25
+    public static let shra: UInt8 = 0x26
+    public static let xor: UInt8 = 0x27
+    public static let bra: UInt8 = 0x28
+    public static let eq: UInt8 = 0x29
+    public static let ge: UInt8 = 0x2a
+    public static let gt: UInt8 = 0x2b
+    public static let le: UInt8 = 0x2c
+    public static let lt: UInt8 = 0x2d
+    public static let ne: UInt8 = 0x2e
+    public static let skip: UInt8 = 0x2f
+    public static let lit0: UInt8 = 0x30
+    public static let lit31: UInt8 = 0x4f
+    public static let reg0: UInt8 = 0x50
+    public static let reg31: UInt8 = 0x6f
+    public static let breg0: UInt8 = 0x70
+    public static let breg31: UInt8 = 0x8f
+    public static let regx: UInt8 = 0x90
+    public static let fbreg: UInt8 = 0x91
+    public static let bregx: UInt8 = 0x92
+    public static let piece: UInt8 = 0x93
+    public static let derefSize: UInt8 = 0x94
+    public static let xderefSize: UInt8 = 0x95
+    public static let nop: UInt8 = 0x96
+    public static let callFrameCfa: UInt8 = 0x9c
+    public static let stackValue: UInt8 = 0x9f
+}

@@ -1,0 +1,266 @@
+// ELFFile: a parsed ELF64 little-endian file or memory image, every table bounds-checked
+// against the bytes before it is read.
+//
+// Images dumped from memory (the vDSO, a vsyscall page, a module found in a core) parse the
+// same way: for them file offsets are offsets from the image's first byte.
+
+import Bytes
+
+public struct ELFFile: Sendable {
+    public let bytes: [UInt8]
+    public let header: ELFHeader
+    public let programHeaders: [ProgramHeader]
+    public let sections: [SectionHeader]
+
+    public init(bytes: [UInt8]) throws {
+        self.bytes = bytes
+        guard !bytes.isEmpty else { throw ELFError(offset: 0, reason: .empty) }
+        guard bytes.count >= 4, Array(bytes[0..<4]) == ELF.magic else {
+            throw ELFError(offset: 0, reason: .notELF)
+        }
+        var r = ByteReader(bytes)
+        try r.skip(4)
+        let cls = try r.u8()
+        guard cls == ELF.classELF64 else { throw ELFError(offset: 4, reason: .unsupportedClass(cls)) }
+        let data = try r.u8()
+        guard data == ELF.dataLSB else { throw ELFError(offset: 5, reason: .unsupportedByteOrder(data)) }
+        try r.seek(to: 16)
+        let type = try r.u16()
+        let machine = try r.u16()
+        let version = try r.u32()
+        let entry = try r.u64()
+        let phoff = try r.u64()
+        let shoff = try r.u64()
+        let flags = try r.u32()
+        let ehsize = try r.u16()
+        let phentsize = try r.u16()
+        let phnum = try r.u16()
+        let shentsize = try r.u16()
+        var shnum = Int(try r.u16())
+        var shstrndx = Int(try r.u16())
+
+        // Extended numbering (gABI): counts too large for the header live in section 0.
+        if shoff != 0 && (shnum == 0 || shstrndx == Int(ELF.shnXindex)) {
+            guard shentsize == UInt16(ELF.sectionHeaderSize) else {
+                throw ELFError(offset: 58, reason: .badHeaderSize("section header", Int(shentsize)))
+            }
+            guard shoff <= UInt64(bytes.count), UInt64(bytes.count) - shoff >= UInt64(ELF.sectionHeaderSize) else {
+                throw ELFError(offset: 40, reason: .tableOutOfRange("section header"))
+            }
+            var s0 = try ByteReader(bytes).reader(at: Int(shoff), count: ELF.sectionHeaderSize)
+            try s0.skip(32)
+            let size0 = try s0.u64()
+            let link0 = try s0.u32()
+            if shnum == 0 { shnum = Int(clamping: size0) }
+            if shstrndx == Int(ELF.shnXindex) { shstrndx = Int(link0) }
+        }
+
+        header = ELFHeader(type: type, machine: machine, version: version, entry: entry, programHeaderOffset: phoff,
+                           sectionHeaderOffset: shoff, flags: flags, headerSize: ehsize,
+                           programHeaderEntrySize: phentsize, programHeaderCount: Int(phnum),
+                           sectionHeaderEntrySize: shentsize, sectionHeaderCount: shnum,
+                           sectionNameTableIndex: shstrndx)
+
+        var phdrs: [ProgramHeader] = []
+        if phnum > 0 {
+            guard phentsize == UInt16(ELF.programHeaderSize) else {
+                throw ELFError(offset: 54, reason: .badHeaderSize("program header", Int(phentsize)))
+            }
+            var t = try Self.table(bytes, offset: phoff, count: Int(phnum), size: ELF.programHeaderSize,
+                                   what: "program header", fieldOffset: 32)
+            for _ in 0..<Int(phnum) {
+                let ptype = try t.u32()
+                let pflags = try t.u32()
+                let off = try t.u64()
+                let vaddr = try t.u64()
+                let paddr = try t.u64()
+                let filesz = try t.u64()
+                let memsz = try t.u64()
+                let align = try t.u64()
+                phdrs.append(ProgramHeader(type: ptype, flags: pflags, offset: off, virtualAddress: vaddr,
+                                           physicalAddress: paddr, fileSize: filesz, memorySize: memsz,
+                                           alignment: align))
+            }
+        }
+        programHeaders = phdrs
+
+        var shdrs: [SectionHeader] = []
+        if shoff != 0 && shnum > 0 {
+            guard shentsize == UInt16(ELF.sectionHeaderSize) else {
+                throw ELFError(offset: 58, reason: .badHeaderSize("section header", Int(shentsize)))
+            }
+            var t = try Self.table(bytes, offset: shoff, count: shnum, size: ELF.sectionHeaderSize,
+                                   what: "section header", fieldOffset: 40)
+            for _ in 0..<shnum {
+                shdrs.append(SectionHeader(
+                    name: "", nameOffset: try t.u32(), type: try t.u32(), flags: try t.u64(), address: try t.u64(),
+                    offset: try t.u64(), size: try t.u64(), link: try t.u32(), info: try t.u32(),
+                    addressAlignment: try t.u64(), entrySize: try t.u64()))
+            }
+            // Names from the section-name string table; a bad table leaves names empty
+            // rather than rejecting a file whose other parts are sound.
+            if shstrndx > 0 && shstrndx < shdrs.count {
+                let strtab = shdrs[shstrndx]
+                if strtab.type != ELF.shtNobits, strtab.offset <= UInt64(bytes.count),
+                   strtab.size <= UInt64(bytes.count) - strtab.offset {
+                    let range = Int(strtab.offset)..<Int(strtab.offset + strtab.size)
+                    for i in shdrs.indices {
+                        shdrs[i].name = Self.string(bytes, in: range, at: shdrs[i].nameOffset) ?? ""
+                    }
+                }
+            }
+        }
+        sections = shdrs
+    }
+
+    private static func table(_ bytes: [UInt8], offset: UInt64, count: Int, size: Int, what: String,
+                              fieldOffset: UInt64) throws -> ByteReader {
+        let (total, overflow) = UInt64(count).multipliedReportingOverflow(by: UInt64(size))
+        guard !overflow, offset <= UInt64(bytes.count), total <= UInt64(bytes.count) - offset else {
+            throw ELFError(offset: fieldOffset, reason: .tableOutOfRange(what))
+        }
+        return try ByteReader(bytes).reader(at: Int(offset), count: Int(total))
+    }
+
+    static func string(_ bytes: [UInt8], in range: Range<Int>, at index: UInt32) -> String? {
+        let start = range.lowerBound + Int(index)
+        guard Int(index) < range.count else { return nil }
+        var end = start
+        while end < range.upperBound && bytes[end] != 0 { end += 1 }
+        guard end < range.upperBound else { return nil }
+        return String(decoding: bytes[start..<end], as: UTF8.self)
+    }
+
+    // MARK: Sections
+
+    public func section(named name: String) -> SectionHeader? { sections.first { $0.name == name } }
+
+    public func sectionIndex(named name: String) -> Int? { sections.firstIndex { $0.name == name } }
+
+    /// The bytes of a section (empty for SHT_NOBITS), checked against the file.
+    public func contents(of section: SectionHeader) throws -> [UInt8] {
+        if section.type == ELF.shtNobits || section.size == 0 { return [] }
+        guard section.offset <= UInt64(bytes.count), section.size <= UInt64(bytes.count) - section.offset else {
+            throw ELFError(offset: section.offset, reason: .sectionOutOfRange(section.name))
+        }
+        return Array(bytes[Int(section.offset)..<Int(section.offset + section.size)])
+    }
+
+    public func contents(ofSectionNamed name: String) throws -> [UInt8]? {
+        guard let s = section(named: name) else { return nil }
+        return try contents(of: s)
+    }
+
+    /// The file bytes of a segment (p_filesz of them), checked against the file.
+    public func contents(of segment: ProgramHeader) throws -> [UInt8] {
+        guard segment.offset <= UInt64(bytes.count), segment.fileSize <= UInt64(bytes.count) - segment.offset else {
+            let index = programHeaders.firstIndex(of: segment) ?? 0
+            throw ELFError(offset: header.programHeaderOffset + UInt64(index * ELF.programHeaderSize),
+                           reason: .segmentOutOfRange(UInt32(index)))
+        }
+        return Array(bytes[Int(segment.offset)..<Int(segment.offset + segment.fileSize)])
+    }
+
+    /// The lowest PT_LOAD address: a module's load bias is its mapped base minus this.
+    public var firstLoadAddress: UInt64? {
+        programHeaders.filter { $0.type == ELF.ptLoad }.map(\.virtualAddress).min()
+    }
+
+    /// The file offset that holds the byte at link-time address `address`, via PT_LOAD.
+    public func fileOffset(ofAddress address: UInt64) -> UInt64? {
+        for p in programHeaders where p.type == ELF.ptLoad {
+            if address >= p.virtualAddress && address - p.virtualAddress < p.fileSize {
+                return p.offset + (address - p.virtualAddress)
+            }
+        }
+        return nil
+    }
+
+    // MARK: Symbols
+
+    /// Symbols of .symtab, then .dynsym. Names that do not resolve are empty.
+    public func symbols() throws -> [ELFSymbol] {
+        var out: [ELFSymbol] = []
+        for table in sections where table.type == ELF.shtSymtab || table.type == ELF.shtDynsym {
+            out.append(contentsOf: try symbols(in: table))
+        }
+        return out
+    }
+
+    public func symbols(in table: SectionHeader) throws -> [ELFSymbol] {
+        let data = try contents(of: table)
+        guard Int(table.link) < sections.count else {
+            throw ELFError(offset: table.offset, reason: .badSectionIndex(Int(table.link)))
+        }
+        let strtab = sections[Int(table.link)]
+        let strings = try contents(of: strtab)
+        var r = ByteReader(data, origin: table.offset)
+        var out: [ELFSymbol] = []
+        out.reserveCapacity(data.count / ELF.symbolSize)
+        while r.remaining >= ELF.symbolSize {
+            let nameIndex = try r.u32()
+            let info = try r.u8()
+            let other = try r.u8()
+            let shndx = try r.u16()
+            let value = try r.u64()
+            let size = try r.u64()
+            let name = Self.string(strings, in: 0..<strings.count, at: nameIndex) ?? ""
+            out.append(ELFSymbol(name: name, value: value, size: size, info: info, other: other, sectionIndex: shndx))
+        }
+        return out
+    }
+
+    // MARK: Notes
+
+    /// Notes from every PT_NOTE segment, or from SHT_NOTE sections when there are none.
+    public func notes() throws -> [ELFNote] {
+        var out: [ELFNote] = []
+        let segments = programHeaders.filter { $0.type == ELF.ptNote }
+        if !segments.isEmpty {
+            for s in segments {
+                out.append(contentsOf: try Self.parseNotes(bytes, offset: s.offset, size: s.fileSize,
+                                                           alignment: s.alignment == 8 ? 8 : 4))
+            }
+        } else {
+            for s in sections where s.type == ELF.shtNote {
+                out.append(contentsOf: try Self.parseNotes(bytes, offset: s.offset, size: s.size,
+                                                           alignment: s.addressAlignment == 8 ? 8 : 4))
+            }
+        }
+        return out
+    }
+
+    public static func parseNotes(_ bytes: [UInt8], offset: UInt64, size: UInt64, alignment: Int) throws -> [ELFNote] {
+        guard offset <= UInt64(bytes.count), size <= UInt64(bytes.count) - offset else {
+            throw ELFError(offset: offset, reason: .badNote("note area runs past the end of the file"))
+        }
+        var r = try ByteReader(bytes).reader(at: Int(offset), count: Int(size))
+        func align(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
+        var out: [ELFNote] = []
+        while r.remaining >= 12 {
+            let at = r.position
+            let namesz = Int(try r.u32())
+            let descsz = Int(try r.u32())
+            let type = try r.u32()
+            guard namesz <= r.remaining, align(namesz) <= r.remaining else {
+                throw ELFError(offset: UInt64(at), reason: .badNote("name size \(namesz) exceeds the note area"))
+            }
+            let nameBytes = try r.bytes(namesz)
+            try r.skip(align(namesz) - namesz)
+            guard descsz <= r.remaining else {
+                throw ELFError(offset: UInt64(at), reason: .badNote("descriptor size \(descsz) exceeds the note area"))
+            }
+            let descOffset = r.position
+            let desc = Array(try r.bytes(descsz))
+            try r.skip(min(align(descsz) - descsz, r.remaining))
+            let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
+            out.append(ELFNote(name: name, type: type, descriptor: desc, descriptorOffset: UInt64(descOffset)))
+        }
+        return out
+    }
+
+    /// The GNU build ID, if the file has one.
+    public func buildID() throws -> [UInt8]? {
+        try notes().first { $0.name == "GNU" && $0.type == ELF.ntGnuBuildID }?.descriptor
+    }
+}

@@ -1,0 +1,57 @@
+// ELFHeader, ProgramHeader, SectionHeader: the ELF64 headers, field for field (gABI
+// "ELF Header", "Program Header", "Sections").
+
+public struct ELFHeader: Hashable, Sendable {
+    public var type: UInt16
+    public var machine: UInt16
+    public var version: UInt32
+    public var entry: UInt64
+    public var programHeaderOffset: UInt64
+    public var sectionHeaderOffset: UInt64
+    public var flags: UInt32
+    public var headerSize: UInt16
+    public var programHeaderEntrySize: UInt16
+    public var programHeaderCount: Int
+    public var sectionHeaderEntrySize: UInt16
+    public var sectionHeaderCount: Int
+    public var sectionNameTableIndex: Int
+}
+
+public struct ProgramHeader: Hashable, Sendable {
+    public var type: UInt32
+    public var flags: UInt32
+    public var offset: UInt64
+    public var virtualAddress: UInt64
+    public var physicalAddress: UInt64
+    public var fileSize: UInt64
+    public var memorySize: UInt64
+    public var alignment: UInt64
+
+    public init(type: UInt32, flags: UInt32, offset: UInt64, virtualAddress: UInt64, physicalAddress: UInt64? = nil,
+                fileSize: UInt64, memorySize: UInt64, alignment: UInt64) {
+        self.type = type
+        self.flags = flags
+        self.offset = offset
+        self.virtualAddress = virtualAddress
+        self.physicalAddress = physicalAddress ?? virtualAddress
+        self.fileSize = fileSize
+        self.memorySize = memorySize
+        self.alignment = alignment
+    }
+
+    public var addressRange: Range<UInt64> { virtualAddress..<(virtualAddress &+ memorySize) }
+}
+
+public struct SectionHeader: Hashable, Sendable {
+    public var name: String
+    public var nameOffset: UInt32
+    public var type: UInt32
+    public var flags: UInt64
+    public var address: UInt64
+    public var offset: UInt64
+    public var size: UInt64
+    public var link: UInt32
+    public var info: UInt32
+    public var addressAlignment: UInt64
+    public var entrySize: UInt64
+}

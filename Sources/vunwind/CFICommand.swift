@@ -1,0 +1,45 @@
+// `vunwind cfi FILE`: the CIEs and FDEs of an ELF file's .eh_frame and .debug_frame, and
+// with --rows the evaluated unwind table of each, laid out like
+// `readelf --debug-dump=frames-interp` (text) or as the CFIReport JSON model (--json).
+
+import ArgumentParser
+import Bytes
+import DwarfCFI
+import ELF
+import Foundation
+import Unwind
+
+struct CFICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cfi",
+        abstract: "List the call frame information of an ELF file.",
+        discussion: """
+            Text output follows readelf --debug-dump=frames-interp so the two compare line by line; \
+            identical neighbouring rows are merged and rows past an FDE's end are not shown. \
+            Malformed input: one line on stderr naming the file and byte offset, exit status 2.
+            """)
+
+    @Argument(help: "An ELF64 file (executable, shared library, object, vDSO dump).")
+    var file: String
+
+    @Flag(help: "Evaluate each CIE and FDE and print its row table.")
+    var rows = false
+
+    @Flag(help: "Print the CFIReport JSON model instead of text.")
+    var json = false
+
+    func run() throws {
+        let report = try InputFailure.guarding(file) { try CFIReport(path: file, rows: rows) }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = try encoder.encode(report)
+            FileHandle.standardOutput.write(data)
+            print()
+        } else {
+            var out = ""
+            report.render(into: &out)
+            FileHandle.standardOutput.write(out.data(using: .utf8)!)
+        }
+    }
+}

@@ -28,12 +28,7 @@ static inline int vu_unw_set_caching_policy(unw_addr_space_t as, unw_caching_pol
 static inline unw_accessors_t *vu_upt_accessors(void) { return &_UPT_accessors; }
 static inline unw_accessors_t *vu_ucd_accessors(void) { return &_UCD_accessors; }
 
-// Register numbers (x86-64), for Swift.
-enum {
-    VU_UNW_RAX = UNW_X86_64_RAX, VU_UNW_RDX = UNW_X86_64_RDX, VU_UNW_RCX = UNW_X86_64_RCX,
-    VU_UNW_RBX = UNW_X86_64_RBX, VU_UNW_RSI = UNW_X86_64_RSI, VU_UNW_RDI = UNW_X86_64_RDI,
-    VU_UNW_RBP = UNW_X86_64_RBP, VU_UNW_RSP = UNW_X86_64_RSP, VU_UNW_R8 = UNW_X86_64_R8,
-    VU_UNW_R9 = UNW_X86_64_R9, VU_UNW_R10 = UNW_X86_64_R10, VU_UNW_R11 = UNW_X86_64_R11,
-    VU_UNW_R12 = UNW_X86_64_R12, VU_UNW_R13 = UNW_X86_64_R13, VU_UNW_R14 = UNW_X86_64_R14,
-    VU_UNW_R15 = UNW_X86_64_R15, VU_UNW_RIP = UNW_X86_64_RIP,
-};
+// libunwind numbers x86-64 registers in DWARF order (rax=0 ... r15=15, rip=16), so DWARF
+// numbers can be passed to unw_get_reg directly.
+_Static_assert(UNW_X86_64_RAX == 0 && UNW_X86_64_RBX == 3 && UNW_X86_64_RSP == 7 && UNW_X86_64_R15 == 15 &&
+               UNW_X86_64_RIP == 16, "libunwind's x86-64 register numbers are not DWARF's");

@@ -20,7 +20,10 @@ struct CFICommand: ParsableCommand {
             """)
 
     @Argument(help: "An ELF64 file (executable, shared library, object, vDSO dump).")
-    var file: String
+    var file: String?
+
+    @Flag(help: "Read the running kernel's vDSO from this process's memory instead of a file.")
+    var vdso = false
 
     @Flag(help: "Evaluate each CIE and FDE and print its row table.")
     var rows = false
@@ -28,8 +31,20 @@ struct CFICommand: ParsableCommand {
     @Flag(help: "Print the CFIReport JSON model instead of text.")
     var json = false
 
+    func validate() throws {
+        guard (file != nil) != vdso else { throw ValidationError("give either FILE or --vdso") }
+    }
+
     func run() throws {
-        let report = try InputFailure.guarding(file) { try CFIReport(path: file, rows: rows) }
+        let report: CFIReport
+        if let file {
+            report = try InputFailure.guarding(file) { try CFIReport(path: file, bytes: try readFile(file), rows: rows) }
+        } else {
+            report = try InputFailure.guarding("[vdso]") {
+                let (address, bytes) = try VDSOImage.current()
+                return try CFIReport(path: "[vdso] at 0x\(String(address, radix: 16))", bytes: bytes, rows: rows)
+            }
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -60,8 +60,8 @@ struct CFIReport: Codable {
     var file: String
     var sections: [Section]
 
-    init(path: String, rows: Bool) throws {
-        let elf = try ELFFile(bytes: try readFile(path))
+    init(path: String, bytes: [UInt8], rows: Bool) throws {
+        let elf = try ELFFile(bytes: bytes)
         let found = try ELFCallFrameSections(elf: elf)
         file = path
         sections = []

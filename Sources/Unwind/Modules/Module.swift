@@ -1,0 +1,68 @@
+// Module: one loaded ELF image in an address space (a shared library, the executable, the
+// vDSO, a vsyscall page) with its load bias, its CFI and its symbols, parsed on first use.
+
+import Bytes
+import DwarfCFI
+import ELF
+
+public final class Module: @unchecked Sendable {
+    /// File path, "[vdso]", or a description of where the image was found.
+    public let name: String
+    /// Run-time address of the image's first byte (file offset 0).
+    public let base: UInt64
+    /// End of the highest mapping of the image.
+    public let end: UInt64
+    /// Run-time address minus link-time address.
+    public let bias: UInt64
+    public let elf: ELFFile
+
+    public init(name: String, base: UInt64, end: UInt64, elf: ELFFile) {
+        self.name = name
+        self.base = base
+        self.end = end
+        self.elf = elf
+        let first = elf.programHeaders.filter { $0.type == ELF.ptLoad }.min { $0.virtualAddress < $1.virtualAddress }
+        let linkBase = first.map { $0.virtualAddress &- $0.offset } ?? 0
+        self.bias = base &- linkBase
+    }
+
+    public func contains(_ address: UInt64) -> Bool { address >= base && address < end }
+
+    private var cfiState: Result<CallFrameInfo, Error>?
+
+    /// The module's CFI at link-time addresses (look up `pc - bias`), or the error that
+    /// made it unreadable.
+    public func callFrameInfo() throws -> CallFrameInfo {
+        if let s = cfiState { return try s.get() }
+        let r = Result { try CallFrameInfo(elf: elf) }
+        cfiState = r
+        return try r.get()
+    }
+
+    private var sortedSymbols: [ELFSymbol]?
+
+    /// The function symbol covering `address` (run-time) and the offset into it.
+    public func symbol(for address: UInt64) -> (name: String, offset: UInt64)? {
+        if sortedSymbols == nil {
+            let all = (try? elf.symbols()) ?? []
+            sortedSymbols = all.filter { $0.type == ELF.sttFunc && $0.isDefined && !$0.name.isEmpty }
+                .sorted { $0.value < $1.value }
+        }
+        let symbols = sortedSymbols!
+        let link = address &- bias
+        var lo = 0, hi = symbols.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if symbols[mid].value <= link { lo = mid + 1 } else { hi = mid }
+        }
+        var i = lo - 1
+        while i >= 0 {
+            let s = symbols[i]
+            if link >= s.value && (link < s.value &+ s.size || s.size == 0) { return (s.name, link - s.value) }
+            if s.value < link && s.size > 0 && link >= s.value &+ s.size && i < lo - 4 { break }
+            i -= 1
+            if lo - i > 8 { break }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,83 @@
+// TracedProcess: a child this process traces (it called PTRACE_TRACEME after being
+// spawned by us): wait for its stops, read and write its registers, continue it.
+//
+// ptrace requests must come from the tracing thread: use one TracedProcess from one thread.
+
+import CVunwind
+import DwarfCFI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class TracedProcess: @unchecked Sendable {
+    public let pid: pid_t
+
+    public enum Stop: Equatable, Sendable {
+        case stopped(signal: Int32)
+        case exited(status: Int32)
+        case killed(signal: Int32, coreDumped: Bool)
+    }
+
+    public init(pid: pid_t) { self.pid = pid }
+
+    /// Waits for the next state change (stop or exit) of the child.
+    public func wait() throws -> Stop {
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, __WALL)
+            if r == pid { break }
+            if r < 0 && errno == EINTR { continue }
+            throw SystemError(call: "waitpid(\(pid))", errno: errno)
+        }
+        let low = status & 0x7f
+        if low == 0 { return .exited(status: (status >> 8) & 0xff) }
+        if low == 0x7f { return .stopped(signal: (status >> 8) & 0xff) }
+        return .killed(signal: low, coreDumped: status & 0x80 != 0)
+    }
+
+    /// Waits until the child stops with `signal`, passing other signals on to it.
+    public func waitForStop(_ signal: Int32) throws {
+        while true {
+            switch try wait() {
+            case let .stopped(s) where s == signal: return
+            case let .stopped(s): try cont(signal: s)
+            case let other: throw SystemError(call: "child ended before signal \(signal): \(other)", errno: ECHILD)
+            }
+        }
+    }
+
+    public func registers() throws -> X86_64Registers {
+        var regs = user_regs_struct()
+        guard vu_ptrace_getregs(pid, &regs) == 0 else { throw SystemError(call: "PTRACE_GETREGS", errno: errno) }
+        return withUnsafeBytes(of: &regs) { raw in
+            X86_64Registers(words: (0..<X86_64Registers.wordCount).map { raw.load(fromByteOffset: $0 * 8, as: UInt64.self) })
+        }
+    }
+
+    public func setRegisters(_ r: X86_64Registers) throws {
+        var regs = user_regs_struct()
+        withUnsafeMutableBytes(of: &regs) { raw in
+            for (i, w) in r.words.enumerated() { raw.storeBytes(of: w, toByteOffset: i * 8, as: UInt64.self) }
+        }
+        guard vu_ptrace_setregs(pid, &regs) == 0 else { throw SystemError(call: "PTRACE_SETREGS", errno: errno) }
+    }
+
+    public func cont(signal: Int32 = 0) throws {
+        guard vu_ptrace_cont(pid, signal) == 0 else { throw SystemError(call: "PTRACE_CONT", errno: errno) }
+    }
+
+    public func singleStep(signal: Int32 = 0) throws {
+        guard vu_ptrace_singlestep(pid, signal) == 0 else { throw SystemError(call: "PTRACE_SINGLESTEP", errno: errno) }
+    }
+
+    public func detach(signal: Int32 = 0) throws {
+        guard vu_ptrace_detach(pid, signal) == 0 else { throw SystemError(call: "PTRACE_DETACH", errno: errno) }
+    }
+
+    /// Kills the child and reaps it.
+    public func kill() {
+        _ = Glibc.kill(pid, SIGKILL)
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, __WALL)
+    }
+}

@@ -1,0 +1,109 @@
+// DwarfUnwinder: our own stack walker. From one frame's registers it yields frames, each
+// found by the CFI of the module covering its pc, until the outermost frame, a frame no CFI
+// covers, an unreadable stack, or a bound (frame count, a loop).
+//
+// The one subtle rule, kept in `lookupPC`: a frame's pc is a return address unless it is
+// the first frame or its callee was a signal frame; return addresses are looked up at
+// pc - 1, because the call may be the last instruction of its function.
+
+import Bytes
+import DwarfCFI
+import ELF
+
+public struct UnwoundFrame: Sendable, Equatable {
+    public var index: Int
+    /// The frame's pc: the interrupted instruction or a return address.
+    public var pc: UInt64
+    /// True if `pc` is a return address (look up pc - 1).
+    public var isReturnAddress: Bool
+    /// True if this frame's CIE is marked 'S' (a signal trampoline).
+    public var isSignalFrame: Bool
+    /// This frame's registers (callee-saved ones recovered; others as the CFI leaves them).
+    public var registers: FrameRegisters
+    /// The CFA of this frame, when its CFI was found.
+    public var cfa: UInt64?
+    public var module: String?
+    public var symbol: String?
+    public var symbolOffset: UInt64?
+
+    public var lookupPC: UInt64 { isReturnAddress ? pc &- 1 : pc }
+}
+
+public enum UnwindStopReason: Equatable, Sendable {
+    case outermost
+    case noModule(pc: UInt64)
+    case noCFI(pc: UInt64)
+    case error(String)
+    case frameLimit
+    case loop
+}
+
+public struct DwarfUnwinder<Memory: MemoryReader>: Sequence, IteratorProtocol {
+    let memory: Memory
+    let modules: ModuleMap
+    let maxFrames: Int
+    var pending: (registers: FrameRegisters, isReturnAddress: Bool)?
+    var index = 0
+    var previous: (pc: UInt64, sp: UInt64)?
+    public private(set) var stopReason: UnwindStopReason?
+    public let limits: UnwindLimits
+
+    public init(registers: FrameRegisters, memory: Memory, modules: ModuleMap, maxFrames: Int = 256,
+                limits: UnwindLimits = .default) {
+        self.memory = memory
+        self.modules = modules
+        self.maxFrames = maxFrames
+        self.limits = limits
+        self.pending = (registers, false)
+    }
+
+    public mutating func next() -> UnwoundFrame? {
+        guard let (registers, isReturnAddress) = pending else { return nil }
+        pending = nil
+        guard let pc = registers.pc else { stopReason = .outermost; return nil }
+        if index >= maxFrames { stopReason = .frameLimit; return nil }
+        var frame = UnwoundFrame(index: index, pc: pc, isReturnAddress: isReturnAddress, isSignalFrame: false,
+                                 registers: registers)
+        index += 1
+        guard let module = modules.module(containing: frame.lookupPC) else {
+            stopReason = .noModule(pc: pc)
+            return frame
+        }
+        frame.module = module.name
+        if let s = module.symbol(for: frame.lookupPC) {
+            frame.symbol = s.name
+            frame.symbolOffset = isReturnAddress ? s.offset + 1 : s.offset
+        }
+        do {
+            let cfi = try module.callFrameInfo()
+            guard let (row, cie) = try cfi.row(at: frame.lookupPC &- module.bias, limits: limits) else {
+                stopReason = .noCFI(pc: pc)
+                return frame
+            }
+            frame.isSignalFrame = cie.isSignalFrame
+            if cie.isSignalFrame, isReturnAddress, let s = module.symbol(for: pc) {
+                // A trampoline's FDE starts one byte early so pc - 1 finds it, but its name
+                // is at pc.
+                frame.symbol = s.name
+                frame.symbolOffset = s.offset
+            }
+            frame.cfa = try? UnwindStep.cfa(of: row, registers: registers, memory: memory, limits: limits)
+            guard let result = try UnwindStep.step(row: row, returnAddressRegister: cie.returnAddressRegister,
+                                                   registers: registers, memory: memory, limits: limits) else {
+                stopReason = .outermost
+                return frame
+            }
+            let sp = result.caller.sp ?? 0
+            if let p = previous, p.pc == result.caller.pc, p.sp == sp {
+                stopReason = .loop
+                return frame
+            }
+            previous = (result.caller.pc ?? 0, sp)
+            // After a signal frame the caller's pc is the interrupted instruction itself.
+            pending = (result.caller, !cie.isSignalFrame)
+        } catch {
+            stopReason = .error("\(error)")
+        }
+        return frame
+    }
+}

@@ -1,0 +1,60 @@
+// `vunwind cfi --rows` against `readelf --debug-dump=frames-interp`, row for row, on the
+// libraries every process here runs and on the running kernel's vDSO; and its behaviour on
+// bad input: one line naming the file and the byte offset, exit status 2.
+
+import Foundation
+import TestSupport
+import Unwind
+import XCTest
+
+final class CFICommandTests: XCTestCase {
+    func compareWithReadelf(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws -> Int {
+        let readelf = try Subprocess.run(try Tools.path("readelf"), ["--debug-dump=no-follow-links", "--debug-dump=frames-interp", path])
+        XCTAssertEqual(readelf.status, 0, file: file, line: line)
+        let ours = try Subprocess.run(try Tools.product("vunwind"), ["cfi", "--rows", path])
+        XCTAssertEqual(ours.status, 0, ours.stderr, file: file, line: line)
+        XCTAssertEqual(ours.stderr, "", file: file, line: line)
+        let theirs = FrameListing(text: readelf.stdout)
+        let mine = FrameListing(text: ours.stdout)
+        XCTAssertEqual(Set(theirs.entries.keys), Set(mine.entries.keys), "sections", file: file, line: line)
+        var rows = 0
+        for (section, entries) in theirs.entries {
+            XCTAssertEqual(Set(entries.keys), Set(mine.entries[section]?.keys ?? [:].keys), "\(path) \(section) entries",
+                           file: file, line: line)
+            for (offset, entry) in entries {
+                XCTAssertEqual(entry.header, mine.entries[section]?[offset]?.header, "\(path) entry header", file: file, line: line)
+                let a = theirs.normalizedRows(section: section, offset: offset)
+                let b = mine.normalizedRows(section: section, offset: offset)
+                if a != b {
+                    XCTFail("\(path) \(section) 0x\(String(offset, radix: 16)):\n readelf \(a)\n ours    \(b)", file: file, line: line)
+                }
+                rows += a.count
+            }
+        }
+        return rows
+    }
+
+    func testCFIRowsEqualReadelfFramesInterpForEveryFDEOfTheSystemLibraries() throws {
+        for lib in SystemLibraries.judged {
+            let rows = try compareWithReadelf(try SystemLibraries.path(lib))
+            XCTAssertGreaterThan(rows, 1000, lib)
+        }
+    }
+
+    func testCFIRowsEqualReadelfFramesInterpForTheRunningKernelsVDSO() throws {
+        let (_, bytes) = try VDSOImage.current()
+        let dir = try Tools.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("vdso.so").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        XCTAssertGreaterThan(try compareWithReadelf(path), 5)
+    }
+
+    func testCFIVDSOFlagListsTheVDSOThatAFileDumpOfItListsToo() throws {
+        let vunwind = try Tools.product("vunwind")
+        let live = try Subprocess.run(vunwind, ["cfi", "--vdso", "--rows"])
+        XCTAssertEqual(live.status, 0, live.stderr)
+        let listing = FrameListing(text: live.stdout)
+        XCTAssertGreaterThan(listing.entries[".eh_frame"]?.count ?? 0, 2)
+    }
+}

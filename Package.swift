@@ -61,7 +61,7 @@ let package = Package(
                            "fixture-stopper", "TestSupport"],
             // libunwind-ptrace.so uses liblzma without naming it (no DT_NEEDED).
             linkerSettings: [.linkedLibrary("lzma")]),
-        .testTarget(name: "CLITests", dependencies: ["vunwind", "Unwind", "ELF", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["vunwind", "Unwind", "ELF", "DwarfCFI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

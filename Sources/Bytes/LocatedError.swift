@@ -15,3 +15,17 @@ public protocol LocatedError: Error, CustomStringConvertible {
 extension LocatedError {
     public var description: String { "at 0x\(String(offset, radix: 16)): \(message)" }
 }
+
+/// Bytes from untrusted input, for a one-line message: printable ASCII as is, anything
+/// else (newlines included) as \xNN.
+public func printableText<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+    var out = ""
+    for b in bytes {
+        if b >= 0x20 && b < 0x7f && b != UInt8(ascii: "\\") {
+            out.unicodeScalars.append(Unicode.Scalar(b))
+        } else {
+            out += "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16)
+        }
+    }
+    return out
+}

@@ -34,12 +34,12 @@ public struct ELFError: LocatedError, Equatable {
         case let .unsupportedByteOrder(d): return "ELF data encoding \(d) is not supported (little-endian only)"
         case let .badHeaderSize(what, n): return "\(what) entry size \(n) is not the ELF64 size"
         case let .tableOutOfRange(what): return "\(what) table runs past the end of the file"
-        case let .sectionOutOfRange(name): return "section \(name) runs past the end of the file"
+        case let .sectionOutOfRange(name): return "section \(printableText(name.utf8)) runs past the end of the file"
         case let .segmentOutOfRange(i): return "segment \(i) runs past the end of the file"
         case let .badStringIndex(i): return "string index \(i) is outside its string table"
         case let .badSectionIndex(i): return "section index \(i) does not exist"
         case let .badNote(why): return "malformed note: \(why)"
-        case let .noSuchSection(name): return "no section \(name)"
+        case let .noSuchSection(name): return "no section \(printableText(name.utf8))"
         }
     }
 }

@@ -91,9 +91,9 @@ public struct ELFFile: Sendable {
             }
             var t = try Self.table(bytes, offset: shoff, count: shnum, size: ELF.sectionHeaderSize,
                                    what: "section header", fieldOffset: 40)
-            for _ in 0..<shnum {
+            for i in 0..<shnum {
                 shdrs.append(SectionHeader(
-                    name: "", nameOffset: try t.u32(), type: try t.u32(), flags: try t.u64(), address: try t.u64(),
+                    index: i, headerOffset: shoff + UInt64(i * ELF.sectionHeaderSize), name: "", nameOffset: try t.u32(), type: try t.u32(), flags: try t.u64(), address: try t.u64(),
                     offset: try t.u64(), size: try t.u64(), link: try t.u32(), info: try t.u32(),
                     addressAlignment: try t.u64(), entrySize: try t.u64()))
             }
@@ -141,7 +141,7 @@ public struct ELFFile: Sendable {
     public func contents(of section: SectionHeader) throws -> [UInt8] {
         if section.type == ELF.shtNobits || section.size == 0 { return [] }
         guard section.offset <= UInt64(bytes.count), section.size <= UInt64(bytes.count) - section.offset else {
-            throw ELFError(offset: section.offset, reason: .sectionOutOfRange(section.name))
+            throw ELFError(offset: section.offsetFieldOffset, reason: .sectionOutOfRange(section.displayName))
         }
         return Array(bytes[Int(section.offset)..<Int(section.offset + section.size)])
     }
@@ -155,7 +155,8 @@ public struct ELFFile: Sendable {
     public func contents(of segment: ProgramHeader) throws -> [UInt8] {
         guard segment.offset <= UInt64(bytes.count), segment.fileSize <= UInt64(bytes.count) - segment.offset else {
             let index = programHeaders.firstIndex(of: segment) ?? 0
-            throw ELFError(offset: header.programHeaderOffset + UInt64(index * ELF.programHeaderSize),
+            // p_offset is 8 bytes into the program header entry.
+            throw ELFError(offset: header.programHeaderOffset &+ UInt64(index * ELF.programHeaderSize) &+ 8,
                            reason: .segmentOutOfRange(UInt32(index)))
         }
         return Array(bytes[Int(segment.offset)..<Int(segment.offset + segment.fileSize)])
@@ -190,7 +191,8 @@ public struct ELFFile: Sendable {
     public func symbols(in table: SectionHeader) throws -> [ELFSymbol] {
         let data = try contents(of: table)
         guard Int(table.link) < sections.count else {
-            throw ELFError(offset: table.offset, reason: .badSectionIndex(Int(table.link)))
+            // sh_link is 16 bytes after sh_offset in the header entry.
+            throw ELFError(offset: table.offsetFieldOffset &+ 16, reason: .badSectionIndex(Int(table.link)))
         }
         let strtab = sections[Int(table.link)]
         let strings = try contents(of: strtab)
@@ -218,11 +220,19 @@ public struct ELFFile: Sendable {
         let segments = programHeaders.filter { $0.type == ELF.ptNote }
         if !segments.isEmpty {
             for s in segments {
+                guard s.offset <= UInt64(bytes.count), s.fileSize <= UInt64(bytes.count) - s.offset else {
+                    let index = programHeaders.firstIndex(of: s) ?? 0
+                    throw ELFError(offset: header.programHeaderOffset &+ UInt64(index * ELF.programHeaderSize) &+ 8,
+                                   reason: .segmentOutOfRange(UInt32(index)))
+                }
                 out.append(contentsOf: try Self.parseNotes(bytes, offset: s.offset, size: s.fileSize,
                                                            alignment: s.alignment == 8 ? 8 : 4))
             }
         } else {
             for s in sections where s.type == ELF.shtNote {
+                guard s.offset <= UInt64(bytes.count), s.size <= UInt64(bytes.count) - s.offset else {
+                    throw ELFError(offset: s.offsetFieldOffset, reason: .sectionOutOfRange(s.displayName))
+                }
                 out.append(contentsOf: try Self.parseNotes(bytes, offset: s.offset, size: s.size,
                                                            alignment: s.addressAlignment == 8 ? 8 : 4))
             }
@@ -232,7 +242,7 @@ public struct ELFFile: Sendable {
 
     public static func parseNotes(_ bytes: [UInt8], offset: UInt64, size: UInt64, alignment: Int) throws -> [ELFNote] {
         guard offset <= UInt64(bytes.count), size <= UInt64(bytes.count) - offset else {
-            throw ELFError(offset: offset, reason: .badNote("note area runs past the end of the file"))
+            throw ELFError(offset: min(offset, UInt64(bytes.count)), reason: .badNote("note area runs past the end of the file"))
         }
         var r = try ByteReader(bytes).reader(at: Int(offset), count: Int(size))
         func align(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }

@@ -43,6 +43,10 @@ public struct ProgramHeader: Hashable, Sendable {
 }
 
 public struct SectionHeader: Hashable, Sendable {
+    /// Index in the section header table.
+    public var index: Int = 0
+    /// File offset of this header entry (errors about its fields point here).
+    public var headerOffset: UInt64 = 0
     public var name: String
     public var nameOffset: UInt32
     public var type: UInt32
@@ -54,4 +58,11 @@ public struct SectionHeader: Hashable, Sendable {
     public var info: UInt32
     public var addressAlignment: UInt64
     public var entrySize: UInt64
+}
+
+extension SectionHeader {
+    /// "name" or, for a nameless section, "[index]".
+    public var displayName: String { name.isEmpty ? "[\(index)]" : name }
+    /// File offset of the sh_offset field, where a bad section offset or size is stored.
+    public var offsetFieldOffset: UInt64 { headerOffset &+ 24 }
 }

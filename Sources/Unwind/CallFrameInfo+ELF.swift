@@ -21,14 +21,15 @@ public struct ELFCallFrameSections: Sendable {
     public init(elf: ELFFile) throws {
         let text = elf.section(named: ".text")?.address
         let data = elf.section(named: ".got")?.address
-        if let s = elf.section(named: ".eh_frame"), s.type != ELF.shtNobits {
+        // An empty section is no section (readelf: "has no debugging data").
+        if let s = elf.section(named: ".eh_frame"), s.type != ELF.shtNobits, s.size > 0 {
             ehFrame = CallFrameSection(kind: .ehFrame, bytes: try elf.contents(of: s), address: s.address,
                                        fileOffset: s.offset, textAddress: text, dataAddress: data)
         }
-        if let s = elf.section(named: ".eh_frame_hdr"), s.type != ELF.shtNobits {
+        if let s = elf.section(named: ".eh_frame_hdr"), s.type != ELF.shtNobits, s.size > 0 {
             header = try EhFrameHeader(bytes: try elf.contents(of: s), address: s.address, fileOffset: s.offset)
         }
-        if let s = elf.section(named: ".debug_frame"), s.type != ELF.shtNobits {
+        if let s = elf.section(named: ".debug_frame"), s.type != ELF.shtNobits, s.size > 0 {
             debugFrame = CallFrameSection(kind: .debugFrame, bytes: try elf.contents(of: s), address: s.address,
                                           fileOffset: s.offset, textAddress: text, dataAddress: data)
         }
@@ -42,8 +43,13 @@ public struct ELFCallFrameSections: Sendable {
                let load = elf.programHeaders.first(where: {
                    $0.type == ELF.ptLoad && h.ehFrameAddress >= $0.virtualAddress
                        && h.ehFrameAddress - $0.virtualAddress < $0.fileSize }) {
-                let end = load.offset + load.fileSize
-                let bytes = Array(elf.bytes[Int(off)..<Int(min(end, UInt64(elf.bytes.count)))])
+                let end = min(load.offset &+ load.fileSize, UInt64(elf.bytes.count))
+                guard off < end else {
+                    let index = elf.programHeaders.firstIndex(of: load) ?? 0
+                    throw ELFError(offset: elf.header.programHeaderOffset &+ UInt64(index * ELF.programHeaderSize) &+ 8,
+                                   reason: .segmentOutOfRange(UInt32(index)))
+                }
+                let bytes = Array(elf.bytes[Int(off)..<Int(end)])
                 ehFrame = CallFrameSection(kind: .ehFrame, bytes: bytes, address: h.ehFrameAddress, fileOffset: off,
                                            textAddress: text, dataAddress: data)
             }

@@ -57,4 +57,55 @@ final class CFICommandTests: XCTestCase {
         let listing = FrameListing(text: live.stdout)
         XCTAssertGreaterThan(listing.entries[".eh_frame"]?.count ?? 0, 2)
     }
+
+    func testCFIRowsEqualReadelfForDebugFrameVersions1To4And64BitDWARFAndPersonalityFixtures() throws {
+        for name in ["debug-frame-v1.so", "debug-frame-v3.so", "debug-frame-v4.so", "debug-frame-v4-dwarf64.so",
+                     "eh-frame-personality.so"] {
+            XCTAssertGreaterThan(try compareWithReadelf(Tools.fixture(name)), 3, name)
+        }
+    }
+
+    struct Report: Decodable {
+        struct Section: Decodable { var name: String; var entries: [Entry] }
+        struct Entry: Decodable {
+            var kind: String
+            var version: UInt8?
+            var augmentation: String?
+            var lsda: UInt64?
+            var pcBegin: UInt64?
+            var rows: [Row]?
+        }
+        struct Row: Decodable { var start: UInt64; var cfa: String; var registers: [String: String] }
+        var sections: [Section]
+    }
+
+    func json(_ path: String) throws -> Report {
+        let r = try Subprocess.run(try Tools.product("vunwind"), ["cfi", "--rows", "--json", path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return try JSONDecoder().decode(Report.self, from: r.stdoutBytes)
+    }
+
+    func testCFIJSONReportsTheDebugFrameCIEVersionOfEachFixture() throws {
+        for (name, version) in [("debug-frame-v1.so", 1), ("debug-frame-v3.so", 3), ("debug-frame-v4.so", 4),
+                                ("debug-frame-v4-dwarf64.so", 4)] {
+            let report = try json(Tools.fixture(name))
+            let debug = try XCTUnwrap(report.sections.first { $0.name == ".debug_frame" }, name)
+            XCTAssertEqual(debug.entries.first?.kind, "CIE", name)
+            XCTAssertEqual(debug.entries.first?.version, UInt8(version), name)
+            XCTAssertEqual(debug.entries.first?.augmentation, "", name)
+            // vu_fixture_frames saves rbx, r14 and r15 (clang) or rbx, rbp, r12 (gcc): the last
+            // body row of its FDE has the CFA at rsp+N with the return address at CFA-8.
+            let fde = try XCTUnwrap(debug.entries.first { $0.kind == "FDE" }, name)
+            XCTAssertEqual(fde.rows?.first?.cfa, "rsp+8", name)
+            XCTAssertEqual(fde.rows?.first?.registers["ra"], "c-8", name)
+            XCTAssertGreaterThan(fde.rows?.count ?? 0, 3, name)
+        }
+    }
+
+    func testCFIJSONShowsThePersonalityCIEAndTheLSDAOfTheFunctionWithATryBlock() throws {
+        let report = try json(Tools.fixture("eh-frame-personality.so"))
+        let eh = try XCTUnwrap(report.sections.first { $0.name == ".eh_frame" })
+        XCTAssertTrue(eh.entries.contains { $0.kind == "CIE" && $0.augmentation == "zPLR" })
+        XCTAssertTrue(eh.entries.contains { $0.kind == "FDE" && $0.lsda != nil })
+    }
 }

@@ -48,3 +48,10 @@ public enum Tools {
         return url
     }
 }
+
+extension Tools {
+    /// A committed fixture file (fixtures/README.md says where each comes from).
+    public static func fixture(_ name: String) -> String {
+        repositoryRoot.appendingPathComponent("fixtures").appendingPathComponent(name).path
+    }
+}

@@ -62,14 +62,16 @@ public enum FrameTableListing {
     /// `idField` is the CIE id as stored: 0 in .eh_frame, all ones in .debug_frame.
     public static func cieLine(_ cie: CommonInformationEntry, idField: UInt64) -> String {
         let length = UInt64(cie.end - cie.offset - (cie.offsetSize == 8 ? 12 : 4))
-        return "\(hex(UInt64(cie.offset), width: 8)) \(hex(length, width: 16)) \(hex(idField, width: 8)) CIE "
+        let idWidth = cie.offsetSize == 8 ? 16 : 8
+        return "\(hex(UInt64(cie.offset), width: 8)) \(hex(length, width: 16)) \(hex(idField, width: idWidth)) CIE "
             + "\"\(cie.augmentation)\" cf=\(cie.codeAlignmentFactor) df=\(cie.dataAlignmentFactor) "
             + "ra=\(cie.returnAddressRegister)"
     }
 
     public static func fdeLine(_ fde: FrameDescriptionEntry, offsetSize: Int, pointerField: UInt64) -> String {
         let length = UInt64(fde.end - fde.offset - (offsetSize == 8 ? 12 : 4))
-        return "\(hex(UInt64(fde.offset), width: 8)) \(hex(length, width: 16)) \(hex(pointerField, width: 8)) "
+        let idWidth = offsetSize == 8 ? 16 : 8
+        return "\(hex(UInt64(fde.offset), width: 8)) \(hex(length, width: 16)) \(hex(pointerField, width: idWidth)) "
             + "FDE cie=\(hex(UInt64(fde.cieOffset), width: 8)) "
             + "pc=\(hex(fde.initialLocation, width: 16))..\(hex(fde.pcRange.upperBound, width: 16))"
     }

@@ -49,7 +49,7 @@ public struct CFIError: LocatedError, Equatable {
         case let .entryLengthOutOfRange(l): return "entry length \(hex(l)) runs past the end of the section"
         case let .cieNotFound(t): return "FDE's CIE pointer leads to \(t < 0 ? "-" : "")\(hex(t.magnitude)), which is not a CIE"
         case let .unsupportedCIEVersion(v): return "unsupported CIE version \(v)"
-        case let .unknownAugmentation(a): return "unknown augmentation \"\(a)\""
+        case let .unknownAugmentation(a): return "unknown augmentation \"\(printableText(a.utf8))\""
         case let .badPointerEncoding(e): return "invalid pointer encoding \(hex(UInt64(e)))"
         case let .badAddressSize(s): return "unsupported address size \(s)"
         case let .segmentSelectorUnsupported(s): return "segment selector size \(s) is not supported"

@@ -9,7 +9,7 @@ import PackageDescription
 
 let package = Package(
     name: "vunwind",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "DwarfCFI", targets: ["DwarfCFI"]),
         .library(name: "ELF", targets: ["ELF"]),

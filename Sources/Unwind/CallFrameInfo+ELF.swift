@@ -7,7 +7,7 @@ import ELF
 
 extension CallFrameInfo {
     /// The CFI sections of `elf`, at link-time addresses.
-    public init(elf: ELFFile) throws {
+    public convenience init(elf: ELFFile) throws {
         let s = try ELFCallFrameSections(elf: elf)
         try self.init(ehFrame: s.ehFrame, header: s.header, debugFrame: s.debugFrame)
     }

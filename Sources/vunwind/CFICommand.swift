@@ -6,7 +6,7 @@ import ArgumentParser
 import Bytes
 import DwarfCFI
 import ELF
-import Foundation
+import FoundationEssentials
 import Unwind
 
 struct CFICommand: ParsableCommand {
@@ -36,25 +36,28 @@ struct CFICommand: ParsableCommand {
     }
 
     func run() throws {
-        let report: CFIReport
-        if let file {
-            report = try InputFailure.guarding(file) { try CFIReport(path: file, bytes: try readFile(file), rows: rows) }
-        } else {
-            report = try InputFailure.guarding("[vdso]") {
-                let (address, bytes) = try VDSOImage.current()
-                return try CFIReport(path: "[vdso] at 0x\(String(address, radix: 16))", bytes: bytes, rows: rows)
+        let subject = file ?? "[vdso]"
+        // Everything that reads input happens inside `guarding`, so bad input ends as one
+        // line and exit status 2 and nothing reaches stdout first.
+        let output: [UInt8] = try InputFailure.guarding(subject) {
+            let bytes: [UInt8]
+            let name: String
+            if let file {
+                bytes = try readFile(file)
+                name = file
+            } else {
+                let (address, image) = try VDSOImage.current()
+                bytes = image
+                name = "[vdso] at 0x\(String(address, radix: 16))"
             }
+            let found = try ELFCallFrameSections(elf: try ELFFile(bytes: bytes))
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                return Array(try encoder.encode(try CFIReport(path: name, found: found, rows: rows))) + [0x0a]
+            }
+            return try CFIText.render(found, rows: rows)
         }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let data = try encoder.encode(report)
-            FileHandle.standardOutput.write(data)
-            print()
-        } else {
-            var out = ""
-            report.render(into: &out)
-            FileHandle.standardOutput.write(out.data(using: .utf8)!)
-        }
+        writeStandardOutput(output)
     }
 }

@@ -1,13 +1,125 @@
-// CFIReport: the result model of `vunwind cfi`, rendered as text or JSON. The JSON shape is
-// the stable interface: sections -> entries (CIE or FDE) -> rows -> CFA and register cells.
+// CFIReport: what `vunwind cfi` found, walked once and rendered either as text (readelf's
+// frames-interp layout, built as bytes) or as the JSON model. The JSON shape is the stable
+// interface: sections -> entries (CIE, FDE, terminator) -> rows -> CFA and register cells.
 
 import Bytes
 import DwarfCFI
 import ELF
 import Unwind
 
-struct CFIReport: Codable {
-    struct Row: Codable {
+/// One entry of a section as the walk sees it, with its rows when asked for.
+struct WalkedEntry {
+    enum Kind { case cie(CommonInformationEntry), fde(FrameDescriptionEntry, CommonInformationEntry), terminator(Int) }
+    var kind: Kind
+    var rows: [UnwindRow]?
+    /// Registers the entry's (and its CIE's) instructions name: readelf's columns.
+    var columns = RegisterMask()
+    /// readelf prints no table for an entry whose instructions are all DW_CFA_nop.
+    var allNops = false
+}
+
+enum CFIWalk {
+    static func forEach(_ section: CallFrameSection, rows withRows: Bool, _ body: (WalkedEntry) throws -> Void) throws {
+        var cies: [Int: CommonInformationEntry] = [:]
+        var cieColumns: [Int: RegisterMask] = [:]
+        func allNops(_ r: Range<Int>) -> Bool { section.bytes[r].allSatisfy { $0 == CallFrameOpcode.nop } }
+        try section.forEachEntry { entry in
+            switch entry {
+            case let .terminator(offset):
+                try body(WalkedEntry(kind: .terminator(offset)))
+            case let .cie(cie):
+                cies[cie.offset] = cie
+                var e = WalkedEntry(kind: .cie(cie))
+                if withRows {
+                    let columns = try FrameProgram.referencedRegisters(range: cie.instructions, cie: cie, section: section)
+                    cieColumns[cie.offset] = columns
+                    e.rows = [try UnwindTableBuilder.initialRow(cie: cie, section: section)]
+                    e.columns = columns
+                    e.allNops = allNops(cie.instructions)
+                }
+                try body(e)
+            case let .fde(fde):
+                let cie = try cies[fde.cieOffset] ?? section.cie(at: fde.cieOffset)
+                var e = WalkedEntry(kind: .fde(fde, cie))
+                if withRows {
+                    e.rows = try UnwindTableBuilder.rows(fde: fde, cie: cie, section: section)
+                    let inherited = try cieColumns[cie.offset]
+                        ?? FrameProgram.referencedRegisters(range: cie.instructions, cie: cie, section: section)
+                    e.columns = inherited.union(try FrameProgram.referencedRegisters(range: fde.instructions, cie: cie,
+                                                                                     section: section))
+                    e.allNops = allNops(fde.instructions)
+                }
+                try body(e)
+            }
+        }
+    }
+
+    /// The CIE pointer field as stored: relative to itself in .eh_frame, a section offset
+    /// in .debug_frame.
+    static func pointerField(_ fde: FrameDescriptionEntry, _ cie: CommonInformationEntry, _ kind: CallFrameSection.Kind) -> UInt64 {
+        kind == .ehFrame ? UInt64(fde.offset + (cie.offsetSize == 8 ? 12 : 4) - fde.cieOffset) : UInt64(fde.cieOffset)
+    }
+
+    static func cieIDField(_ cie: CommonInformationEntry, _ kind: CallFrameSection.Kind) -> UInt64 {
+        kind == .ehFrame ? 0 : (cie.offsetSize == 8 ? .max : 0xffff_ffff)
+    }
+}
+
+enum CFIText {
+    /// Streams the listing: the header of each table is known before its rows (its columns
+    /// are the registers the instructions name), so rows go from the evaluator straight to
+    /// text, with no row arrays.
+    static func render(_ found: ELFCallFrameSections, rows withRows: Bool) throws -> [UInt8] {
+        // Listings run to about 12 bytes of text per byte of CFI: reserve once.
+        let cfiBytes = (found.ehFrame?.bytes.count ?? 0) + (found.debugFrame?.bytes.count ?? 0)
+        var b = ListingBuffer(capacity: withRows ? cfiBytes * 12 : cfiBytes)
+        for section in [found.ehFrame, found.debugFrame].compactMap({ $0 }) {
+            b.append("Contents of the \(section.kind.rawValue) section:\n\n\n")
+            var cies: [Int: (cie: CommonInformationEntry, columns: RegisterMask)] = [:]
+            func allNops(_ r: Range<Int>) -> Bool { section.bytes[r].allSatisfy { $0 == CallFrameOpcode.nop } }
+            try section.forEachEntry { entry in
+                switch entry {
+                case let .terminator(offset):
+                    b.hex(UInt64(offset), width: 8)
+                    b.append(" ZERO terminator\n" as StaticString)
+                case let .cie(cie):
+                    let columns = try FrameProgram.referencedRegisters(range: cie.instructions, cie: cie, section: section)
+                    cies[cie.offset] = (cie, columns)
+                    FrameTableListing.cieLine(cie, idField: CFIWalk.cieIDField(cie, section.kind), into: &b)
+                    b.newline()
+                    if withRows && !allNops(cie.instructions) {
+                        let row = try UnwindTableBuilder.initialRow(cie: cie, section: section)
+                        FrameTableListing.table(rows: [row], returnAddressRegister: cie.returnAddressRegister,
+                                                columns: columns, into: &b)
+                    }
+                case let .fde(fde):
+                    let known = try cies[fde.cieOffset] ?? {
+                        let c = try section.cie(at: fde.cieOffset)
+                        return (c, try FrameProgram.referencedRegisters(range: c.instructions, cie: c, section: section))
+                    }()
+                    let cie = known.cie
+                    FrameTableListing.fdeLine(fde, offsetSize: cie.offsetSize,
+                                              pointerField: CFIWalk.pointerField(fde, cie, section.kind), into: &b)
+                    b.newline()
+                    if withRows && !allNops(fde.instructions) {
+                        let columns = known.columns.union(
+                            try FrameProgram.referencedRegisters(range: fde.instructions, cie: cie, section: section)).registers
+                        FrameTableListing.header(columns: columns, returnAddressRegister: cie.returnAddressRegister, into: &b)
+                        try UnwindTableBuilder.forEachRow(fde: fde, cie: cie, section: section) { row in
+                            FrameTableListing.row(row, columns: columns, into: &b)
+                            return true
+                        }
+                    }
+                }
+                b.newline()
+            }
+        }
+        return b.bytes
+    }
+}
+
+struct CFIReport: Encodable {
+    struct Row: Encodable {
         var start: UInt64
         var end: UInt64
         var cfa: String
@@ -16,42 +128,24 @@ struct CFIReport: Codable {
         var argumentsSize: UInt64?
     }
 
-    struct Entry: Codable {
+    struct Entry: Encodable {
         var kind: String
         var offset: Int
         var length: Int
-        // CIE
         var version: UInt8?
         var augmentation: String?
         var codeAlignmentFactor: UInt64?
         var dataAlignmentFactor: Int64?
         var returnAddressRegister: UInt64?
         var isSignalFrame: Bool?
-        // FDE
         var cie: Int?
         var pcBegin: UInt64?
         var pcEnd: UInt64?
         var lsda: UInt64?
         var rows: [Row]?
-        /// Text lines (not in JSON).
-        var text: [String]
-
-        enum CodingKeys: String, CodingKey {
-            case kind, offset, length, version, augmentation, codeAlignmentFactor, dataAlignmentFactor,
-                 returnAddressRegister, isSignalFrame, cie, pcBegin, pcEnd, lsda, rows
-        }
-
-        init(kind: String, offset: Int, length: Int, text: [String]) {
-            self.kind = kind
-            self.offset = offset
-            self.length = length
-            self.text = text
-        }
-
-        init(from decoder: Decoder) throws { fatalError("CFIReport is output only") }
     }
 
-    struct Section: Codable {
+    struct Section: Encodable {
         var name: String
         var address: UInt64
         var entries: [Entry]
@@ -60,79 +154,37 @@ struct CFIReport: Codable {
     var file: String
     var sections: [Section]
 
-    init(path: String, bytes: [UInt8], rows: Bool) throws {
-        let elf = try ELFFile(bytes: bytes)
-        let found = try ELFCallFrameSections(elf: elf)
+    init(path: String, found: ELFCallFrameSections, rows: Bool) throws {
         file = path
         sections = []
         for section in [found.ehFrame, found.debugFrame].compactMap({ $0 }) {
-            sections.append(try Self.section(section, rows: rows))
-        }
-    }
-
-    static func section(_ section: CallFrameSection, rows withRows: Bool) throws -> Section {
-        var entries: [Entry] = []
-        var cies: [Int: CommonInformationEntry] = [:]
-        try section.forEachEntry { entry in
-            switch entry {
-            case let .terminator(offset):
-                entries.append(Entry(kind: "terminator", offset: offset, length: 0,
-                                     text: ["\(FrameTableListing.hex(UInt64(offset), width: 8)) ZERO terminator"]))
-            case let .cie(cie):
-                cies[cie.offset] = cie
-                let idField: UInt64 = section.kind == .ehFrame ? 0 : (cie.offsetSize == 8 ? .max : 0xffff_ffff)
-                var e = Entry(kind: "CIE", offset: cie.offset, length: cie.end - cie.offset,
-                              text: [FrameTableListing.cieLine(cie, idField: idField)])
-                e.version = cie.version
-                e.augmentation = cie.augmentation
-                e.codeAlignmentFactor = cie.codeAlignmentFactor
-                e.dataAlignmentFactor = cie.dataAlignmentFactor
-                e.returnAddressRegister = cie.returnAddressRegister
-                e.isSignalFrame = cie.isSignalFrame
-                if withRows {
-                    let row = try UnwindTableBuilder.initialRow(cie: cie, section: section)
-                    if !Self.allNops(cie.instructions, section) {
-                        e.rows = [Self.row(row, ra: cie.returnAddressRegister)]
-                        let columns = try FrameProgram.referencedRegisters(range: cie.instructions, cie: cie,
-                                                                           section: section)
-                        e.text += FrameTableListing.table(rows: [row], returnAddressRegister: cie.returnAddressRegister,
-                                                          columns: columns)
-                    }
+            var entries: [Entry] = []
+            try CFIWalk.forEach(section, rows: rows) { e in
+                switch e.kind {
+                case let .terminator(offset):
+                    entries.append(Entry(kind: "terminator", offset: offset, length: 4))
+                case let .cie(cie):
+                    var x = Entry(kind: "CIE", offset: cie.offset, length: cie.end - cie.offset)
+                    x.version = cie.version
+                    x.augmentation = cie.augmentation
+                    x.codeAlignmentFactor = cie.codeAlignmentFactor
+                    x.dataAlignmentFactor = cie.dataAlignmentFactor
+                    x.returnAddressRegister = cie.returnAddressRegister
+                    x.isSignalFrame = cie.isSignalFrame
+                    x.rows = e.rows?.map { Self.row($0, ra: cie.returnAddressRegister) }
+                    entries.append(x)
+                case let .fde(fde, cie):
+                    var x = Entry(kind: "FDE", offset: fde.offset, length: fde.end - fde.offset)
+                    x.cie = fde.cieOffset
+                    x.pcBegin = fde.initialLocation
+                    x.pcEnd = fde.pcRange.upperBound
+                    x.lsda = fde.lsda?.value
+                    x.rows = e.rows?.map { Self.row($0, ra: cie.returnAddressRegister) }
+                    entries.append(x)
                 }
-                entries.append(e)
-            case let .fde(fde):
-                let cie: CommonInformationEntry
-                if let c = cies[fde.cieOffset] { cie = c } else { cie = try section.cie(at: fde.cieOffset) }
-                let offsetSize = cie.offsetSize
-                let pointerField: UInt64 = section.kind == .ehFrame
-                    ? UInt64(fde.offset + (offsetSize == 8 ? 12 : 4) - fde.cieOffset) : UInt64(fde.cieOffset)
-                var e = Entry(kind: "FDE", offset: fde.offset, length: fde.end - fde.offset,
-                              text: [FrameTableListing.fdeLine(fde, offsetSize: offsetSize, pointerField: pointerField)])
-                e.cie = fde.cieOffset
-                e.pcBegin = fde.initialLocation
-                e.pcEnd = fde.pcRange.upperBound
-                e.lsda = fde.lsda?.value
-                if withRows {
-                    let rows = try UnwindTableBuilder.rows(fde: fde, cie: cie, section: section)
-                    e.rows = rows.map { Self.row($0, ra: cie.returnAddressRegister) }
-                    if !Self.allNops(fde.instructions, section) {
-                        let columns = try FrameProgram.referencedRegisters(range: cie.instructions, cie: cie,
-                                                                           section: section)
-                            .union(FrameProgram.referencedRegisters(range: fde.instructions, cie: cie, section: section))
-                        e.text += FrameTableListing.table(rows: rows, returnAddressRegister: cie.returnAddressRegister,
-                                                          columns: columns)
-                    }
-                }
-                entries.append(e)
             }
+            sections.append(Section(name: section.kind.rawValue, address: section.address, entries: entries))
         }
-        return Section(name: section.kind.rawValue, address: section.address, entries: entries)
-    }
-
-    /// readelf prints no table for an entry with no instruction but DW_CFA_nop; the text
-    /// listing follows it (JSON keeps the rows).
-    static func allNops(_ range: Range<Int>, _ section: CallFrameSection) -> Bool {
-        section.bytes[range].allSatisfy { $0 == CallFrameOpcode.nop }
     }
 
     static func row(_ row: UnwindRow, ra: UInt64) -> Row {
@@ -142,15 +194,5 @@ struct CFIReport: Codable {
         }
         return Row(start: row.start, end: row.end, cfa: FrameTableListing.cfa(row.cfa), registers: regs,
                    argumentsSize: row.argumentsSize == 0 ? nil : row.argumentsSize)
-    }
-
-    func render(into out: inout String) {
-        for s in sections {
-            out += "Contents of the \(s.name) section:\n\n\n"
-            for e in s.entries {
-                for line in e.text { out += line; out += "\n" }
-                out += "\n"
-            }
-        }
     }
 }

@@ -60,3 +60,16 @@ func readFile(_ path: String, limit: Int = 1 << 31) throws -> [UInt8] {
     }
     return Array(out[0..<done])
 }
+
+/// Writes all of `bytes` to fd 1.
+func writeStandardOutput(_ bytes: [UInt8]) {
+    var done = 0
+    while done < bytes.count {
+        let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + done, $0.count - done) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            return
+        }
+        done += n
+    }
+}

@@ -60,7 +60,7 @@ final class LibdwCrossCheckTests: XCTestCase {
     static let callFrameCFA = Op(atom: DwarfOperation.callFrameCfa, number: 0, number2: 0)
     static let stackValue = Op(atom: DwarfOperation.stackValue, number: 0, number2: 0)
 
-    static func expected(_ rule: RegisterRule?, register: UInt16) throws -> Rule? {
+    static func expected(_ rule: RegisterRule?, register: UInt16, row: UnwindRow) throws -> Rule? {
         guard let rule else {
             // Unspecified: libdw applies its own ABI defaults; rsp is the CFA.
             return register == DwarfRegister.rsp ? .location([callFrameCFA, stackValue]) : nil
@@ -73,8 +73,8 @@ final class LibdwCrossCheckTests: XCTestCase {
         case let .valOffset(o):
             return .location([callFrameCFA] + (o == 0 ? [] : [Op(atom: DwarfOperation.plusUconst, number: UInt64(bitPattern: o), number2: 0)]) + [stackValue])
         case let .register(r): return .location([Op(atom: DwarfOperation.regx, number: UInt64(r), number2: 0)])
-        case let .expression(e): return .location([callFrameCFA] + (try ops(e.bytes)))
-        case let .valExpression(e): return .location([callFrameCFA] + (try ops(e.bytes)) + [stackValue])
+        case let .expression(e): return .location([callFrameCFA] + (try ops(try row.expression(e).bytes)))
+        case let .valExpression(e): return .location([callFrameCFA] + (try ops(try row.expression(e).bytes)) + [stackValue])
         }
     }
 
@@ -117,7 +117,7 @@ final class LibdwCrossCheckTests: XCTestCase {
                         let want: [Op]
                         switch row.cfa {
                         case let .registerOffset(r, o): want = [Op(atom: DwarfOperation.bregx, number: UInt64(r), number2: UInt64(bitPattern: o))]
-                        case let .expression(e): want = try Self.ops(e.bytes)
+                        case let .expression(e): want = try Self.ops(try row.expression(e).bytes)
                         }
                         if cfa != want {
                             mismatches += 1
@@ -133,7 +133,7 @@ final class LibdwCrossCheckTests: XCTestCase {
                                 if count == 0 { return regOps == nil ? .same : .undefined }
                                 return .location(Self.convert(regOps, count))
                             }
-                            let ours = try Self.expected(row.registers[r], register: r)
+                            let ours = try Self.expected(row.registers[r], register: r, row: row)
                             if let ours {
                                 if ours != theirs {
                                     mismatches += 1

@@ -5,17 +5,17 @@
 import Bytes
 
 public enum ExpressionEvaluator {
-    /// Evaluates `expression` with `initialStack` pushed first (the CFA, for register rules)
-    /// and returns the top of the stack.
-    public static func evaluate(_ expression: RuleExpression, initialStack: [UInt64] = [],
+    /// Evaluates `bytes` (an expression found at file offset `origin`) with `initialStack`
+    /// pushed first (the CFA, for register rules) and returns the top of the stack.
+    public static func evaluate(_ bytes: ArraySlice<UInt8>, origin: UInt64 = 0, initialStack: [UInt64] = [],
                                 registers: FrameRegisters, memory: some MemoryReader,
                                 cfa: UInt64? = nil, limits: UnwindLimits = .default) throws -> UInt64 {
         // A private copy indexed from 0, so error offsets are origin + index.
-        var r = ByteReader(Array(expression.bytes), origin: expression.origin)
+        var r = ByteReader(Array(bytes), origin: origin)
         var stack = initialStack
         var steps = 0
         func fail(_ reason: CFIError.Reason, _ at: Int) -> CFIError {
-            CFIError(offset: expression.origin &+ UInt64(at), reason: reason)
+            CFIError(offset: origin &+ UInt64(at), reason: reason)
         }
         while !r.isAtEnd {
             let at = r.position

@@ -27,7 +27,9 @@ public enum UnwindStep {
             }
             return v &+ UInt64(bitPattern: off)
         case let .expression(e):
-            return try ExpressionEvaluator.evaluate(e, registers: registers, memory: memory, limits: limits)
+            let (bytes, origin) = try row.expression(e)
+            return try ExpressionEvaluator.evaluate(bytes, origin: origin, registers: registers, memory: memory,
+                                                    limits: limits)
         }
     }
 
@@ -40,19 +42,19 @@ public enum UnwindStep {
         var caller = registers
         caller[DwarfRegister.rsp] = cfa
         for entry in row.registers where Int(entry.register) < FrameRegisters.count {
-            caller[entry.register] = try value(of: entry.register, rule: entry.rule, cfa: cfa, registers: registers,
-                                               memory: memory, limits: limits)
+            caller[entry.register] = try value(of: entry.register, rule: entry.rule, row: row, cfa: cfa,
+                                               registers: registers, memory: memory, limits: limits)
         }
         // The caller's pc is what the return-address column held.
         if ra != DwarfRegister.returnAddress {
-            caller[DwarfRegister.returnAddress] = try value(of: ra, rule: raRule, cfa: cfa, registers: registers,
-                                                            memory: memory, limits: limits)
+            caller[DwarfRegister.returnAddress] = try value(of: ra, rule: raRule, row: row, cfa: cfa,
+                                                            registers: registers, memory: memory, limits: limits)
         }
         guard caller.pc != nil else { return nil }
         return UnwindStepResult(caller: caller, cfa: cfa)
     }
 
-    static func value(of register: UInt16, rule: RegisterRule, cfa: UInt64, registers: FrameRegisters,
+    static func value(of register: UInt16, rule: RegisterRule, row: UnwindRow, cfa: UInt64, registers: FrameRegisters,
                       memory: some MemoryReader, limits: UnwindLimits) throws -> UInt64? {
         switch rule {
         case .undefined:
@@ -69,13 +71,15 @@ public enum UnwindStep {
         case let .register(other):
             return registers[other]
         case let .expression(e):
-            let address = try ExpressionEvaluator.evaluate(e, initialStack: [cfa], registers: registers,
-                                                           memory: memory, cfa: cfa, limits: limits)
+            let (bytes, origin) = try row.expression(e)
+            let address = try ExpressionEvaluator.evaluate(bytes, origin: origin, initialStack: [cfa],
+                                                           registers: registers, memory: memory, cfa: cfa, limits: limits)
             do { return try memory.fetch(UInt64.self, from: address) } catch {
-                throw CFIError(offset: e.origin, reason: .memory(address: address, count: 8))
+                throw CFIError(offset: origin, reason: .memory(address: address, count: 8))
             }
         case let .valExpression(e):
-            return try ExpressionEvaluator.evaluate(e, initialStack: [cfa], registers: registers,
+            let (bytes, origin) = try row.expression(e)
+            return try ExpressionEvaluator.evaluate(bytes, origin: origin, initialStack: [cfa], registers: registers,
                                                     memory: memory, cfa: cfa, limits: limits)
         }
     }

@@ -11,45 +11,259 @@
 //   final state is each FDE's initial state (readelf, libdw).
 // - Consecutive rows with identical rules are merged; rows at or beyond the FDE's end are
 //   dropped (no unwinder can look them up).
+//
+// Rows are flushed lazily: an advance only moves the location; the stretch since the last
+// flush becomes a row just before the next rule changes (while the state still describes
+// it) and at the end. Runs of advances without rule changes cost nothing.
 
 public enum UnwindTableBuilder {
     /// The CIE's initial row (rules before any FDE instruction), with range 0..<0.
     public static func initialRow(cie: CommonInformationEntry, section: CallFrameSection,
                                   limits: UnwindLimits = .default) throws -> UnwindRow {
-        var state = State(cfa: .registerOffset(register: 0, offset: 0), cfaIsSet: false)
-        var decoder = CallFrameInstructionDecoder(section: section, range: cie.instructions, cie: cie)
-        var budget = limits.maxInstructions
-        var location: UInt64 = 0
-        try run(&decoder, cie: cie, state: &state, initial: nil, location: &location, tracksLocation: false,
-                end: 0, limits: limits, budget: &budget, section: section) { _ in true }
+        var state = State(cfa: .registerOffset(register: 0, offset: 0))
+        var machine = Machine(section: section, cie: cie, range: cie.instructions, initial: nil, start: 0, end: 0,
+                              limits: limits, tracksLocation: false)
+        try machine.run(&state) { _ in true }
         return UnwindRow(start: 0, end: 0, cfa: state.cfa, registers: state.registers,
-                         argumentsSize: state.argumentsSize)
+                         argumentsSize: state.argumentsSize, expressions: section.expressionSource)
     }
 
     /// Calls `body` with each row of `fde`, in address order, until it returns false.
+    /// `initial` is the CIE's initial row when the caller has it cached.
     public static func forEachRow(fde: FrameDescriptionEntry, cie: CommonInformationEntry,
                                   section: CallFrameSection, limits: UnwindLimits = .default,
-                                  rememberedStateIncludesCFA: Bool = true,
+                                  rememberedStateIncludesCFA: Bool = true, initial cached: UnwindRow? = nil,
                                   _ body: (UnwindRow) throws -> Bool) throws {
-        let initial = try initialRow(cie: cie, section: section, limits: limits)
-        var state = State(cfa: initial.cfa, cfaIsSet: true)
+        let initial = try cached ?? initialRow(cie: cie, section: section, limits: limits)
+        var state = State(initial)
         state.rememberedStateIncludesCFA = rememberedStateIncludesCFA
-        state.registers = initial.registers
-        state.argumentsSize = initial.argumentsSize
-        var decoder = CallFrameInstructionDecoder(section: section, range: fde.instructions, cie: cie)
-        var budget = limits.maxInstructions
-        var location = fde.initialLocation
-        let end = fde.pcRange.upperBound
+        var machine = Machine(section: section, cie: cie, range: fde.instructions, initial: initial,
+                              start: fde.initialLocation, end: fde.pcRange.upperBound, limits: limits,
+                              tracksLocation: true)
         var merger = RowMerger(limit: limits.maxRows, errorOffset: section.fileOffset &+ UInt64(fde.offset))
-        let finished = try run(&decoder, cie: cie, state: &state, initial: initial, location: &location,
-                               tracksLocation: true, end: end, limits: limits, budget: &budget, section: section) {
-            try merger.push($0, body)
-        }
-        if finished && !merger.stopped && location < end {
-            _ = try merger.push(UnwindRow(start: location, end: end, cfa: state.cfa, registers: state.registers,
-                                          argumentsSize: state.argumentsSize), body)
-        }
+        try machine.run(&state) { try merger.push($0, body) }
         try merger.finish(body)
+    }
+
+    /// Every row of `fde`.
+    public static func rows(fde: FrameDescriptionEntry, cie: CommonInformationEntry, section: CallFrameSection,
+                            limits: UnwindLimits = .default,
+                            rememberedStateIncludesCFA: Bool = true) throws -> [UnwindRow] {
+        var out: [UnwindRow] = []
+        try forEachRow(fde: fde, cie: cie, section: section, limits: limits,
+                       rememberedStateIncludesCFA: rememberedStateIncludesCFA) { out.append($0); return true }
+        return out
+    }
+
+    /// The row that holds at `pc`, or nil if `pc` is outside the FDE. Runs the program only
+    /// until the location passes `pc`, and builds only that row (unmerged: its range may be
+    /// narrower than in the merged table).
+    public static func row(at pc: UInt64, fde: FrameDescriptionEntry, cie: CommonInformationEntry,
+                           section: CallFrameSection, limits: UnwindLimits = .default,
+                           initial cached: UnwindRow? = nil) throws -> UnwindRow? {
+        guard fde.contains(pc) else { return nil }
+        let initial = try cached ?? initialRow(cie: cie, section: section, limits: limits)
+        var state = State(initial)
+        var machine = Machine(section: section, cie: cie, range: fde.instructions, initial: initial,
+                              start: fde.initialLocation, end: fde.pcRange.upperBound, limits: limits,
+                              tracksLocation: true)
+        machine.target = pc
+        var found: UnwindRow?
+        try machine.run(&state) { row in
+            if row.start <= pc && pc < row.end { found = row; return false }
+            return row.start <= pc
+        }
+        return found
+    }
+
+    // MARK: Machine
+
+    struct State {
+        var cfa: CFARule
+        var registers = RegisterRuleSet()
+        var argumentsSize: UInt64 = 0
+        var stack: [(CFARule, RegisterRuleSet)] = []
+        var rememberedStateIncludesCFA = true
+
+        init(cfa: CFARule) { self.cfa = cfa }
+
+        init(_ row: UnwindRow) {
+            cfa = row.cfa
+            registers = row.registers
+            argumentsSize = row.argumentsSize
+        }
+    }
+
+    struct Machine {
+        var decoder: CallFrameInstructionDecoder
+        let cie: CommonInformationEntry
+        let section: CallFrameSection
+        /// The CIE's rules, for DW_CFA_restore (nil while running the CIE itself).
+        let initialRules: RegisterRuleSet?
+        let expressions: ExpressionSource
+        let end: UInt64
+        let limits: UnwindLimits
+        let tracksLocation: Bool
+        /// A point lookup: rows wholly before it are not built, rows after it stop the run.
+        var target: UInt64?
+        /// The current location, and where the stretch of unchanged rules began.
+        var location: UInt64
+        var pendingStart: UInt64
+        var budget: Int
+
+        init(section: CallFrameSection, cie: CommonInformationEntry, range: Range<Int>, initial: UnwindRow?,
+             start: UInt64, end: UInt64, limits: UnwindLimits, tracksLocation: Bool) {
+            self.decoder = CallFrameInstructionDecoder(section: section, range: range, cie: cie)
+            self.cie = cie
+            self.section = section
+            self.initialRules = initial?.registers
+            self.expressions = section.expressionSource
+            self.end = end
+            self.limits = limits
+            self.tracksLocation = tracksLocation
+            self.location = start
+            self.pendingStart = start
+            self.budget = limits.maxInstructions
+        }
+
+        /// Emits the stretch [pendingStart, location) with the current rules. False: stop.
+        mutating func flush(_ state: State, _ emit: (UnwindRow) throws -> Bool) throws -> Bool {
+            guard tracksLocation, location > pendingStart else { return true }
+            let start = pendingStart
+            pendingStart = location
+            if start >= end { return false }
+            if let t = target {
+                if location <= t { return true }
+                if start > t { return false }
+            }
+            return try emit(UnwindRow(start: start, end: min(location, end), cfa: state.cfa,
+                                      registers: state.registers, argumentsSize: state.argumentsSize,
+                                      expressions: expressions))
+        }
+
+        mutating func run(_ state: inout State, _ emit: (UnwindRow) throws -> Bool) throws {
+            let caf = cie.codeAlignmentFactor
+            let daf = cie.dataAlignmentFactor
+            program: while true {
+                let at = decoder.offset
+                guard let instruction = try decoder.next() else { break program }
+                budget -= 1
+                if budget < 0 { throw CFIError(offset: at, reason: .instructionLimit(limits.maxInstructions)) }
+                func reg(_ r: UInt64) throws -> UInt16 {
+                    guard r <= UInt64(DwarfRegister.maximum) else { throw CFIError(offset: at, reason: .registerOutOfRange(r)) }
+                    return UInt16(r)
+                }
+                func factored(_ f: Int64) throws -> Int64 {
+                    let (v, o) = f.multipliedReportingOverflow(by: daf)
+                    // An overflowing offset cannot address anything; report it as out of range.
+                    if o { throw CFIError(offset: at, reason: .entryLengthOutOfRange(UInt64(bitPattern: f))) }
+                    return v
+                }
+                func factoredU(_ f: UInt64) throws -> Int64 {
+                    guard let s = Int64(exactly: f) else { throw CFIError(offset: at, reason: .entryLengthOutOfRange(f)) }
+                    return try factored(s)
+                }
+                func move(to newLocation: UInt64) throws -> Bool {
+                    guard tracksLocation else { return true }
+                    if newLocation < location {
+                        throw CFIError(offset: at, reason: .locationDecreases(from: location, to: newLocation))
+                    }
+                    location = newLocation
+                    // Beyond the FDE's end nothing can be looked up: finish the last row.
+                    return location < end
+                }
+                switch instruction {
+                case .nop:
+                    continue program
+                case let .advanceLoc(delta):
+                    let (d, o1) = delta.multipliedReportingOverflow(by: caf)
+                    let (n, o2) = location.addingReportingOverflow(d)
+                    if o1 || o2 { throw CFIError(offset: at, reason: .locationDecreases(from: location, to: n)) }
+                    if try !move(to: n) { break program }
+                    continue program
+                case let .setLoc(address):
+                    if try !move(to: address) { break program }
+                    continue program
+                default:
+                    break
+                }
+                // A rule is about to change: the stretch so far keeps the old rules.
+                if try !flush(state, emit) { return }
+                switch instruction {
+                case let .defCfa(r, off):
+                    guard let o = Int64(exactly: off) else { throw CFIError(offset: at, reason: .entryLengthOutOfRange(off)) }
+                    state.cfa = .registerOffset(register: try reg(r), offset: o)
+                case let .defCfaSf(r, f):
+                    state.cfa = .registerOffset(register: try reg(r), offset: try factored(f))
+                case let .defCfaRegister(r):
+                    let newReg = try reg(r)
+                    guard case let .registerOffset(_, o) = state.cfa else {
+                        throw CFIError(offset: at, reason: .cfaNotRegisterBased)
+                    }
+                    state.cfa = .registerOffset(register: newReg, offset: o)
+                case let .defCfaOffset(off):
+                    guard case let .registerOffset(r, _) = state.cfa else {
+                        throw CFIError(offset: at, reason: .cfaNotRegisterBased)
+                    }
+                    guard let o = Int64(exactly: off) else { throw CFIError(offset: at, reason: .entryLengthOutOfRange(off)) }
+                    state.cfa = .registerOffset(register: r, offset: o)
+                case let .defCfaOffsetSf(f):
+                    guard case let .registerOffset(r, _) = state.cfa else {
+                        throw CFIError(offset: at, reason: .cfaNotRegisterBased)
+                    }
+                    state.cfa = .registerOffset(register: r, offset: try factored(f))
+                case let .defCfaExpression(bytes):
+                    state.cfa = .expression(RuleExpression(bytes.indices))
+                case let .undefined(r):
+                    state.registers[try reg(r)] = .undefined
+                case let .sameValue(r):
+                    state.registers[try reg(r)] = .sameValue
+                case let .offset(r, f):
+                    state.registers[try reg(r)] = .offset(try factoredU(f))
+                case let .offsetExtendedSf(r, f):
+                    state.registers[try reg(r)] = .offset(try factored(f))
+                case let .negativeOffsetExtended(r, f):
+                    state.registers[try reg(r)] = .offset(0 &- (try factoredU(f)))
+                case let .valOffset(r, f):
+                    state.registers[try reg(r)] = .valOffset(try factoredU(f))
+                case let .valOffsetSf(r, f):
+                    state.registers[try reg(r)] = .valOffset(try factored(f))
+                case let .register(r, other):
+                    state.registers[try reg(r)] = .register(try reg(other))
+                case let .expression(r, bytes):
+                    state.registers[try reg(r)] = .expression(RuleExpression(bytes.indices))
+                case let .valExpression(r, bytes):
+                    state.registers[try reg(r)] = .valExpression(RuleExpression(bytes.indices))
+                case let .restore(r):
+                    let register = try reg(r)
+                    state.registers[register] = initialRules?[register]
+                case .rememberState:
+                    guard state.stack.count < limits.maxRememberDepth else {
+                        throw CFIError(offset: at, reason: .rememberStackOverflow(limit: limits.maxRememberDepth))
+                    }
+                    state.stack.append((state.cfa, state.registers))
+                case .restoreState:
+                    guard let (cfa, regs) = state.stack.popLast() else {
+                        throw CFIError(offset: at, reason: .restoreWithEmptyStack)
+                    }
+                    if state.rememberedStateIncludesCFA { state.cfa = cfa }
+                    state.registers = regs
+                case let .argsSize(n):
+                    state.argumentsSize = n
+                case .windowSave:
+                    // SPARC register windows (AArch64: return-address signing): meaningless
+                    // on x86-64.
+                    throw CFIError(offset: at, reason: .unknownOpcode(CallFrameOpcode.gnuWindowSave))
+                case .nop, .advanceLoc, .setLoc:
+                    break
+                }
+            }
+            // The rules in force now hold to the end of the FDE.
+            if tracksLocation && pendingStart < end {
+                location = end
+                _ = try flush(state, emit)
+            }
+        }
     }
 
     /// Holds back one row so that a following row with the same rules extends it.
@@ -65,16 +279,16 @@ public enum UnwindTableBuilder {
             self.errorOffset = errorOffset
         }
 
-        mutating func push(_ row: UnwindRow, _ body: (UnwindRow) throws -> Bool) throws -> Bool {
-            if var p = pending {
-                if p.hasSameRules(as: row) && p.end == row.start {
-                    p.end = row.end
-                    pending = p
+        mutating func push(_ row: consuming UnwindRow, _ body: (UnwindRow) throws -> Bool) throws -> Bool {
+            // In place: rows are a few hundred bytes, and this runs once per row.
+            if pending != nil {
+                if pending!.end == row.start && pending!.hasSameRules(as: row) {
+                    pending!.end = row.end
                     return true
                 }
                 rows += 1
                 if rows > limit { throw CFIError(offset: errorOffset, reason: .rowLimit(limit)) }
-                if try !body(p) {
+                if try !body(pending!) {
                     stopped = true
                     pending = nil
                     return false
@@ -87,162 +301,6 @@ public enum UnwindTableBuilder {
         mutating func finish(_ body: (UnwindRow) throws -> Bool) throws {
             if !stopped, let p = pending { _ = try body(p) }
             pending = nil
-        }
-    }
-
-    /// Every row of `fde`.
-    public static func rows(fde: FrameDescriptionEntry, cie: CommonInformationEntry, section: CallFrameSection,
-                            limits: UnwindLimits = .default,
-                            rememberedStateIncludesCFA: Bool = true) throws -> [UnwindRow] {
-        var out: [UnwindRow] = []
-        try forEachRow(fde: fde, cie: cie, section: section, limits: limits,
-                       rememberedStateIncludesCFA: rememberedStateIncludesCFA) { out.append($0); return true }
-        return out
-    }
-
-    /// The row that holds at `pc`, or nil if `pc` is outside the FDE.
-    public static func row(at pc: UInt64, fde: FrameDescriptionEntry, cie: CommonInformationEntry,
-                           section: CallFrameSection, limits: UnwindLimits = .default) throws -> UnwindRow? {
-        guard fde.contains(pc) else { return nil }
-        var found: UnwindRow?
-        try forEachRow(fde: fde, cie: cie, section: section, limits: limits) { row in
-            if row.start <= pc && pc < row.end { found = row; return false }
-            return row.start <= pc
-        }
-        return found
-    }
-
-    // MARK: Machine
-
-    struct State {
-        var cfa: CFARule
-        var cfaIsSet: Bool
-        var registers = RegisterRuleSet()
-        var argumentsSize: UInt64 = 0
-        var stack: [(CFARule, RegisterRuleSet)] = []
-        var rememberedStateIncludesCFA = true
-    }
-
-    /// Runs instructions. Without `tracksLocation` (a CIE), advances are ignored. Returns
-    /// false if `emit` asked to stop or a row started at or beyond `end`.
-    @discardableResult
-    static func run(_ decoder: inout CallFrameInstructionDecoder, cie: CommonInformationEntry, state: inout State,
-                    initial: UnwindRow?, location loc: inout UInt64, tracksLocation: Bool, end: UInt64,
-                    limits: UnwindLimits, budget: inout Int, section: CallFrameSection,
-                    emit: (UnwindRow) throws -> Bool) throws -> Bool {
-        let caf = cie.codeAlignmentFactor
-        let daf = cie.dataAlignmentFactor
-        while true {
-            let at = decoder.offset
-            guard let instruction = try decoder.next() else { return true }
-            budget -= 1
-            if budget < 0 { throw CFIError(offset: at, reason: .instructionLimit(limits.maxInstructions)) }
-            func reg(_ r: UInt64) throws -> UInt16 {
-                guard r <= UInt64(DwarfRegister.maximum) else { throw CFIError(offset: at, reason: .registerOutOfRange(r)) }
-                return UInt16(r)
-            }
-            func factored(_ f: Int64) throws -> Int64 {
-                let (v, o) = f.multipliedReportingOverflow(by: daf)
-                // An overflowing offset cannot address anything; report it as out of range.
-                if o { throw CFIError(offset: at, reason: .entryLengthOutOfRange(UInt64(bitPattern: f))) }
-                return v
-            }
-            func factoredU(_ f: UInt64) throws -> Int64 {
-                guard let s = Int64(exactly: f) else {
-                    throw CFIError(offset: at, reason: .entryLengthOutOfRange(f))
-                }
-                return try factored(s)
-            }
-            func move(to newLoc: UInt64) throws -> Bool {
-                guard tracksLocation else { return true }
-                if newLoc < loc { throw CFIError(offset: at, reason: .locationDecreases(from: loc, to: newLoc)) }
-                if newLoc == loc { return true }
-                if loc >= end { return false }
-                let row = UnwindRow(start: loc, end: min(newLoc, end), cfa: state.cfa, registers: state.registers,
-                                    argumentsSize: state.argumentsSize)
-                loc = newLoc
-                return try emit(row)
-            }
-            switch instruction {
-            case .nop:
-                break
-            case let .advanceLoc(delta):
-                let (d, o1) = delta.multipliedReportingOverflow(by: caf)
-                let (n, o2) = loc.addingReportingOverflow(d)
-                if o1 || o2 { throw CFIError(offset: at, reason: .locationDecreases(from: loc, to: n)) }
-                if try !move(to: n) { return false }
-            case let .setLoc(address):
-                if try !move(to: address) { return false }
-            case let .defCfa(r, off):
-                guard let o = Int64(exactly: off) else { throw CFIError(offset: at, reason: .entryLengthOutOfRange(off)) }
-                state.cfa = .registerOffset(register: try reg(r), offset: o)
-                state.cfaIsSet = true
-            case let .defCfaSf(r, f):
-                state.cfa = .registerOffset(register: try reg(r), offset: try factored(f))
-                state.cfaIsSet = true
-            case let .defCfaRegister(r):
-                let newReg = try reg(r)
-                guard case let .registerOffset(_, o) = state.cfa else {
-                    throw CFIError(offset: at, reason: .cfaNotRegisterBased)
-                }
-                state.cfa = .registerOffset(register: newReg, offset: o)
-            case let .defCfaOffset(off):
-                guard case let .registerOffset(r, _) = state.cfa else {
-                    throw CFIError(offset: at, reason: .cfaNotRegisterBased)
-                }
-                guard let o = Int64(exactly: off) else { throw CFIError(offset: at, reason: .entryLengthOutOfRange(off)) }
-                state.cfa = .registerOffset(register: r, offset: o)
-            case let .defCfaOffsetSf(f):
-                guard case let .registerOffset(r, _) = state.cfa else {
-                    throw CFIError(offset: at, reason: .cfaNotRegisterBased)
-                }
-                state.cfa = .registerOffset(register: r, offset: try factored(f))
-            case let .defCfaExpression(bytes):
-                state.cfa = .expression(RuleExpression(bytes: bytes, origin: section.fileOffset &+ UInt64(bytes.startIndex)))
-                state.cfaIsSet = true
-            case let .undefined(r):
-                state.registers[try reg(r)] = .undefined
-            case let .sameValue(r):
-                state.registers[try reg(r)] = .sameValue
-            case let .offset(r, f):
-                state.registers[try reg(r)] = .offset(try factoredU(f))
-            case let .offsetExtendedSf(r, f):
-                state.registers[try reg(r)] = .offset(try factored(f))
-            case let .negativeOffsetExtended(r, f):
-                state.registers[try reg(r)] = .offset(0 &- (try factoredU(f)))
-            case let .valOffset(r, f):
-                state.registers[try reg(r)] = .valOffset(try factoredU(f))
-            case let .valOffsetSf(r, f):
-                state.registers[try reg(r)] = .valOffset(try factored(f))
-            case let .register(r, other):
-                state.registers[try reg(r)] = .register(try reg(other))
-            case let .expression(r, bytes):
-                state.registers[try reg(r)] = .expression(
-                    RuleExpression(bytes: bytes, origin: section.fileOffset &+ UInt64(bytes.startIndex)))
-            case let .valExpression(r, bytes):
-                state.registers[try reg(r)] = .valExpression(
-                    RuleExpression(bytes: bytes, origin: section.fileOffset &+ UInt64(bytes.startIndex)))
-            case let .restore(r):
-                let register = try reg(r)
-                state.registers[register] = initial?.registers[register]
-            case .rememberState:
-                guard state.stack.count < limits.maxRememberDepth else {
-                    throw CFIError(offset: at, reason: .rememberStackOverflow(limit: limits.maxRememberDepth))
-                }
-                state.stack.append((state.cfa, state.registers))
-            case .restoreState:
-                guard let (cfa, regs) = state.stack.popLast() else {
-                    throw CFIError(offset: at, reason: .restoreWithEmptyStack)
-                }
-                if state.rememberedStateIncludesCFA { state.cfa = cfa }
-                state.registers = regs
-            case let .argsSize(n):
-                state.argumentsSize = n
-            case .windowSave:
-                // SPARC register windows (AArch64: return-address signing): meaningless on
-                // x86-64.
-                throw CFIError(offset: at, reason: .unknownOpcode(CallFrameOpcode.gnuWindowSave))
-            }
         }
     }
 }

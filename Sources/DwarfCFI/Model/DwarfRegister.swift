@@ -31,8 +31,10 @@ public enum DwarfRegister {
     /// (x86-64 defines numbers up to 130).
     public static let maximum: UInt16 = 255
 
-    private static let names: [Int: String] = {
-        var n: [Int: String] = [:]
+    /// Indexed by register number (0...maximum); nil where x86-64 names none. An array,
+    /// not a dictionary: listings look names up once per cell.
+    private static let names: [String?] = {
+        var n = [String?](repeating: nil, count: Int(maximum) + 1)
         let gpr = ["rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
                    "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip"]
         for (i, s) in gpr.enumerated() { n[i] = s }
@@ -48,9 +50,16 @@ public enum DwarfRegister {
         return n
     }()
 
+    private static let nameByteTable: [[UInt8]] = (0...Int(maximum)).map { Array(name(UInt64($0)).utf8) }
+
+    /// `name(_:)` as UTF-8 bytes, precomputed for listings.
+    public static func nameBytes(_ register: UInt16) -> [UInt8] {
+        register <= maximum ? nameByteTable[Int(register)] : Array(name(UInt64(register)).utf8)
+    }
+
     /// readelf's name for a register, or "r<N>" when x86-64 gives it none.
     public static func name(_ register: UInt64) -> String {
-        if register <= UInt64(Int.max), let s = names[Int(register)] { return s }
+        if register <= UInt64(maximum), let s = names[Int(register)] { return s }
         return "r\(register)"
     }
 }

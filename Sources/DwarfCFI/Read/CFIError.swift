@@ -33,6 +33,7 @@ public struct CFIError: LocatedError, Equatable {
         case headerTableTooLarge(UInt64)
         case cfaUnavailable
         case noFDE(pc: UInt64)
+        case expressionUnavailable
     }
 
     public let offset: UInt64
@@ -74,6 +75,7 @@ public struct CFIError: LocatedError, Equatable {
         case let .headerTableTooLarge(n): return ".eh_frame_hdr claims \(n) entries, more than fit in the section"
         case .cfaUnavailable: return "CFA has no value"
         case let .noFDE(pc): return "no FDE covers \(hex(pc))"
+        case .expressionUnavailable: return "the row's DWARF expression bytes are not available"
         }
     }
 }

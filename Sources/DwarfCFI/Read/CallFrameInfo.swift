@@ -2,9 +2,16 @@
 // .debug_frame), answering "which FDE covers this pc" and "which row holds there".
 //
 // With a header table the lookup is a binary search; without one, the FDEs are indexed
-// once (sorted) at construction, as libgcc does for registered objects.
+// once (sorted) at construction, as libgcc does for registered objects. Parsed CIEs and
+// their initial rows are cached (as libdw caches them): most lookups share a handful of
+// CIEs. The evaluated row tables of recently used FDEs are cached too (bounded; 0
+// disables it): a stack walker or a profiler looks up the same hot functions again and
+// again, and a hit is a binary search instead of replaying the FDE. Caches are behind
+// locks, so one CallFrameInfo may serve several threads.
 
-public struct CallFrameInfo: Sendable {
+import Synchronization
+
+public final class CallFrameInfo: Sendable {
     public let ehFrame: CallFrameSection?
     public let header: EhFrameHeader?
     public let debugFrame: CallFrameSection?
@@ -19,13 +26,58 @@ public struct CallFrameInfo: Sendable {
     /// Sorted by start; used when there is no header table (and always for .debug_frame).
     let index: [IndexEntry]
 
+    struct CachedCIE {
+        var cie: CommonInformationEntry
+        var initial: UnwindRow
+    }
+
+    struct CIECache {
+        /// Keyed by CIE offset, negated minus one for .debug_frame.
+        var entries: [Int: CachedCIE] = [:]
+        /// The last CIE used: most FDEs of a module share one, so this answers most lookups
+        /// without hashing.
+        var lastKey = Int.min
+        var last: CachedCIE?
+    }
+
+    private let cieCache = Mutex(CIECache())
+
+    /// A reference, so a cache hit touches no copy of the FDE, CIE or rows.
+    final class CachedTable {
+        let fde: FrameDescriptionEntry
+        let pcRange: Range<UInt64>
+        let cie: CommonInformationEntry
+        let rows: [UnwindRow]
+        var lastUse: UInt64
+
+        init(fde: FrameDescriptionEntry, cie: CommonInformationEntry, rows: [UnwindRow], lastUse: UInt64) {
+            self.fde = fde
+            self.pcRange = fde.pcRange
+            self.cie = cie
+            self.rows = rows
+            self.lastUse = lastUse
+        }
+    }
+
+    struct TableCache {
+        /// Keyed by the FDE's offset (negated minus one for .debug_frame).
+        var tables: [Int: CachedTable] = [:]
+        var clock: UInt64 = 0
+    }
+
+    /// How many FDE row tables the cache keeps; 0 turns it off.
+    public let rowCacheCapacity: Int
+    private let tableCache = Mutex(TableCache())
+
     public struct Match: Sendable {
         public var fde: FrameDescriptionEntry
         public var cie: CommonInformationEntry
         public var section: CallFrameSection
     }
 
-    public init(ehFrame: CallFrameSection?, header: EhFrameHeader? = nil, debugFrame: CallFrameSection? = nil) throws {
+    public init(ehFrame: CallFrameSection?, header: EhFrameHeader? = nil, debugFrame: CallFrameSection? = nil,
+                rowCacheCapacity: Int = 256) throws {
+        self.rowCacheCapacity = rowCacheCapacity
         self.ehFrame = ehFrame
         self.header = header.flatMap { $0.count > 0 ? $0 : nil }
         self.debugFrame = debugFrame
@@ -44,13 +96,45 @@ public struct CallFrameInfo: Sendable {
         self.index = index
     }
 
-    /// The FDE that covers `pc`, or nil.
-    public func find(_ pc: UInt64) throws -> Match? {
+    private func cached(_ offset: Int, in section: CallFrameSection, limits: UnwindLimits) throws -> CachedCIE {
+        let key = section.kind == .debugFrame ? -1 - offset : offset
+        if let c = cieCache.withLock({ cache -> CachedCIE? in
+            if cache.lastKey == key { return cache.last }
+            guard let c = cache.entries[key] else { return nil }
+            cache.lastKey = key
+            cache.last = c
+            return c
+        }) { return c }
+        let cie = try section.cie(at: offset)
+        let c = CachedCIE(cie: cie, initial: try UnwindTableBuilder.initialRow(cie: cie, section: section, limits: limits))
+        cieCache.withLock {
+            $0.entries[key] = c
+            $0.lastKey = key
+            $0.last = c
+        }
+        return c
+    }
+
+    /// The FDE at `offset` and its cached CIE.
+    private func fde(at offset: Int, in section: CallFrameSection, limits: UnwindLimits)
+        throws -> (FrameDescriptionEntry, CachedCIE) {
+        var resolved: CachedCIE?
+        let (fde, _) = try section.fde(at: offset) { cieOffset in
+            let c = try self.cached(cieOffset, in: section, limits: limits)
+            resolved = c
+            return c.cie
+        }
+        return (fde, resolved!)
+    }
+
+    /// The FDE covering `pc` with its cached CIE and section.
+    private func locate(_ pc: UInt64, limits: UnwindLimits) throws
+        -> (fde: FrameDescriptionEntry, cie: CachedCIE, section: CallFrameSection)? {
         if let h = header, let e = ehFrame, let fdeAddress = try h.lookup(pc) {
             let offset = fdeAddress &- e.address
             if offset < UInt64(e.bytes.count) {
-                let (fde, cie) = try e.fde(at: Int(offset))
-                if fde.contains(pc) { return Match(fde: fde, cie: cie, section: e) }
+                let (fde, cie) = try fde(at: Int(offset), in: e, limits: limits)
+                if fde.contains(pc) { return (fde, cie, e) }
             }
         }
         // Binary search for the last entry starting at or before pc.
@@ -66,8 +150,8 @@ public struct CallFrameInfo: Sendable {
             let entry = index[i]
             if entry.start <= pc && pc < entry.end {
                 let section = entry.inDebugFrame ? debugFrame! : ehFrame!
-                let (fde, cie) = try section.fde(at: entry.offset)
-                return Match(fde: fde, cie: cie, section: section)
+                let (fde, cie) = try fde(at: entry.offset, in: section, limits: limits)
+                return (fde, cie, section)
             }
             i -= 1
             looked += 1
@@ -75,11 +159,64 @@ public struct CallFrameInfo: Sendable {
         return nil
     }
 
+    /// The FDE that covers `pc`, or nil.
+    public func find(_ pc: UInt64) throws -> Match? {
+        guard let (fde, cie, section) = try locate(pc, limits: .default) else { return nil }
+        return Match(fde: fde, cie: cie.cie, section: section)
+    }
+
     /// The row that holds at `pc` and the CIE it comes from, or nil if no FDE covers it.
     public func row(at pc: UInt64, limits: UnwindLimits = .default) throws -> (row: UnwindRow, cie: CommonInformationEntry)? {
-        guard let m = try find(pc) else { return nil }
-        guard let row = try UnwindTableBuilder.row(at: pc, fde: m.fde, cie: m.cie, section: m.section, limits: limits)
+        if rowCacheCapacity > 0 { return try cachedRow(at: pc, limits: limits) }
+        guard let (fde, cie, section) = try locate(pc, limits: limits) else { return nil }
+        guard let row = try UnwindTableBuilder.row(at: pc, fde: fde, cie: cie.cie, section: section, limits: limits,
+                                                   initial: cie.initial)
         else { return nil }
-        return (row, m.cie)
+        return (row, cie.cie)
+    }
+
+    /// The FDE offset the header table points `pc` to, without parsing the FDE.
+    private func headerCandidate(_ pc: UInt64) throws -> Int? {
+        guard let h = header, let e = ehFrame, let fdeAddress = try h.lookup(pc) else { return nil }
+        let offset = fdeAddress &- e.address
+        return offset < UInt64(e.bytes.count) ? Int(offset) : nil
+    }
+
+    private func cachedRow(at pc: UInt64, limits: UnwindLimits) throws -> (row: UnwindRow, cie: CommonInformationEntry)? {
+        // Fast path: the header names an FDE whose table is cached and covers pc.
+        if let key = try headerCandidate(pc), let t = tableCache.withLock({ cache -> CachedTable? in
+            guard let t = cache.tables[key], t.pcRange.contains(pc) else { return nil }
+            cache.clock &+= 1
+            t.lastUse = cache.clock
+            return t
+        }), let row = Self.search(t.rows, pc) {
+            return (row, t.cie)
+        }
+        guard let (fde, cie, section) = try locate(pc, limits: limits) else { return nil }
+        var rows: [UnwindRow] = []
+        try UnwindTableBuilder.forEachRow(fde: fde, cie: cie.cie, section: section, limits: limits,
+                                          initial: cie.initial) { rows.append($0); return true }
+        let key = section.kind == .debugFrame ? -1 - fde.offset : fde.offset
+        tableCache.withLock { cache in
+            if cache.tables.count >= rowCacheCapacity {
+                // Evict the least recently used quarter at once, so eviction stays rare.
+                let keep = cache.tables.sorted { $0.value.lastUse > $1.value.lastUse }.prefix(rowCacheCapacity * 3 / 4)
+                cache.tables = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+            }
+            cache.clock &+= 1
+            cache.tables[key] = CachedTable(fde: fde, cie: cie.cie, rows: rows, lastUse: cache.clock)
+        }
+        return Self.search(rows, pc).map { ($0, cie.cie) }
+    }
+
+    /// The row whose range holds `pc`, by binary search over sorted, disjoint rows.
+    static func search(_ rows: [UnwindRow], _ pc: UInt64) -> UnwindRow? {
+        var lo = 0, hi = rows.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if rows[mid].start <= pc { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo > 0, pc < rows[lo - 1].end else { return nil }
+        return rows[lo - 1]
     }
 }

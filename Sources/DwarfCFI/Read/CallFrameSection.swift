@@ -26,6 +26,8 @@ public struct CallFrameSection: Sendable {
     public let fileOffset: UInt64
     /// Address size for absptr and .debug_frame addresses (8 on x86-64).
     public let addressSize: Int
+    /// The section's bytes as the source of the expressions in its rows.
+    public let expressionSource: ExpressionSource
 
     public init(kind: Kind, bytes: [UInt8], address: UInt64, fileOffset: UInt64 = 0,
                 textAddress: UInt64? = nil, dataAddress: UInt64? = nil, addressSize: Int = 8) {
@@ -34,6 +36,7 @@ public struct CallFrameSection: Sendable {
         self.bases = PointerBases(section: address, text: textAddress, data: dataAddress)
         self.fileOffset = fileOffset
         self.addressSize = addressSize
+        self.expressionSource = ExpressionSource(bytes: bytes, fileOffset: fileOffset)
     }
 
     public var address: UInt64 { bases.section }
@@ -89,7 +92,7 @@ public struct CallFrameSection: Sendable {
     public func entry(at offset: Int) throws -> (entry: Entry, next: Int) {
         guard let h = try header(at: offset) else { return (.terminator(offset: offset), offset + 4) }
         if h.isCIE { return (.cie(try parseCIE(h)), h.end) }
-        return (.fde(try parseFDE(h).fde), h.end)
+        return (.fde(try parseFDE(h, resolve: { try self.cie(at: $0) }).fde), h.end)
     }
 
     /// Every entry in order, stopping at the first malformed one (whose error `body` does not
@@ -112,10 +115,17 @@ public struct CallFrameSection: Sendable {
 
     /// The FDE at `offset` and its CIE.
     public func fde(at offset: Int) throws -> (fde: FrameDescriptionEntry, cie: CommonInformationEntry) {
+        try fde(at: offset, cie: { try self.cie(at: $0) })
+    }
+
+    /// The FDE at `offset`, with its CIE obtained from `cie` (given the CIE's offset), so a
+    /// caller that caches CIEs parses each once.
+    public func fde(at offset: Int, cie resolve: (Int) throws -> CommonInformationEntry) throws
+        -> (fde: FrameDescriptionEntry, cie: CommonInformationEntry) {
         guard let h = try header(at: offset), !h.isCIE else {
             throw error(.cieNotFound(target: Int64(offset)), at: offset)
         }
-        return try parseFDE(h)
+        return try parseFDE(h, resolve: resolve)
     }
 
     // MARK: CIE
@@ -203,17 +213,23 @@ public struct CallFrameSection: Sendable {
 
     // MARK: FDE
 
-    private func parseFDE(_ h: Header) throws -> (fde: FrameDescriptionEntry, cie: CommonInformationEntry) {
+    private func parseFDE(_ h: Header, resolve: (Int) throws -> CommonInformationEntry) throws
+        -> (fde: FrameDescriptionEntry, cie: CommonInformationEntry) {
         let cieOffset: Int64
         switch kind {
         case .ehFrame: cieOffset = Int64(h.idIndex) - Int64(truncatingIfNeeded: h.id)
         case .debugFrame: cieOffset = h.id > UInt64(Int64.max) ? -1 : Int64(h.id)
         }
-        guard cieOffset >= 0, cieOffset < Int64(bytes.count), cieOffset != Int64(h.offset),
-              let ch = try header(at: Int(cieOffset)), ch.isCIE else {
+        guard cieOffset >= 0, cieOffset < Int64(bytes.count), cieOffset != Int64(h.offset) else {
             throw error(.cieNotFound(target: cieOffset), at: h.idIndex)
         }
-        let cie = try parseCIE(ch)
+        let cie: CommonInformationEntry
+        do {
+            cie = try resolve(Int(cieOffset))
+        } catch let e as CFIError where e.reason == .cieNotFound(target: cieOffset) {
+            // Report the pointer that leads nowhere, not the place it leads to.
+            throw error(.cieNotFound(target: cieOffset), at: h.idIndex)
+        }
         var r = reader((h.idIndex + h.offsetSize)..<h.end)
         let addressSize = Int(cie.addressSize)
         let encoding: PointerEncoding = cie.fdeEncoding

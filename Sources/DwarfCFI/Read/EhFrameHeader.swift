@@ -58,6 +58,12 @@ public struct EhFrameHeader: Sendable {
     /// Table entry `i`: (initial location, FDE address).
     public func entry(_ i: Int) throws -> (location: UInt64, fde: UInt64) {
         precondition(i >= 0 && i < count)
+        if tableEncoding == PointerEncoding.datarel | .sdata4 {
+            // What every linker writes: two int32s relative to the header. The constructor
+            // checked that the table fits.
+            let at = tableStart + i * 8
+            return (address &+ UInt64(bitPattern: Int64(int32(at))), address &+ UInt64(bitPattern: Int64(int32(at + 4))))
+        }
         var r = ByteReader(bytes, origin: fileOffset)
         let bases = PointerBases(section: address, data: address)
         if let s = fieldSize {
@@ -72,6 +78,12 @@ public struct EhFrameHeader: Sendable {
         let loc = try r.pointer(tableEncoding, bases: bases, addressSize: 8).value
         let fde = try r.pointer(tableEncoding, bases: bases, addressSize: 8).value
         return (loc, fde)
+    }
+
+    @inline(__always)
+    private func int32(_ at: Int) -> Int32 {
+        Int32(bitPattern: UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16
+            | UInt32(bytes[at + 3]) << 24)
     }
 
     /// The address of the FDE whose initial location is the greatest one <= `pc`, or nil.

@@ -19,15 +19,15 @@ public enum FrameProgram {
     /// The registers the instructions in `range` give a rule to (the first operand of
     /// DW_CFA_register; restore too), as readelf chooses its table's columns.
     public static func referencedRegisters(range: Range<Int>, cie: CommonInformationEntry,
-                                           section: CallFrameSection) throws -> Set<UInt64> {
+                                           section: CallFrameSection) throws -> RegisterMask {
         var decoder = CallFrameInstructionDecoder(section: section, range: range, cie: cie)
-        var out = Set<UInt64>()
+        var out = RegisterMask()
         while let instruction = try decoder.next() {
             switch instruction {
             case let .undefined(r), let .sameValue(r), let .restore(r), let .offset(r, _),
                  let .offsetExtendedSf(r, _), let .negativeOffsetExtended(r, _), let .valOffset(r, _),
                  let .valOffsetSf(r, _), let .register(r, _), let .expression(r, _), let .valExpression(r, _):
-                out.insert(r)
+                if r <= UInt64(DwarfRegister.maximum) { out.insert(UInt16(r)) }
             default:
                 break
             }

@@ -31,6 +31,12 @@ let package = Package(
             dependencies: ["Bytes", "DwarfCFI", "ELF", "CVunwind",
                            .product(name: "SystemPackage", package: "swift-system")]),
 
+        // The vsyscall page: emitter (assembler + CFI tracker), entries, image, mapping,
+        // timekeeper, fault fixups.
+        .target(
+            name: "Vsyscall",
+            dependencies: ["Bytes", "DwarfCFI", "ELF", "CVunwind"]),
+
         .target(name: "CVunwind"),
         .systemLibrary(
             name: "CLibdw", pkgConfig: "libdw",
@@ -41,7 +47,7 @@ let package = Package(
 
         .executableTarget(
             name: "vunwind",
-            dependencies: ["Bytes", "DwarfCFI", "ELF", "Unwind", "CLibdw",
+            dependencies: ["Bytes", "DwarfCFI", "ELF", "Unwind", "Vsyscall", "CLibdw",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Small C programs the tests spawn (never fork the test process).
@@ -61,6 +67,9 @@ let package = Package(
                            "fixture-stopper", "TestSupport"],
             // libunwind-ptrace.so uses liblzma without naming it (no DT_NEEDED).
             linkerSettings: [.linkedLibrary("lzma")]),
+        .testTarget(
+            name: "VsyscallTests",
+            dependencies: ["Vsyscall", "DwarfCFI", "ELF", "Bytes", "Unwind", "CVunwind", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["vunwind", "Unwind", "ELF", "DwarfCFI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

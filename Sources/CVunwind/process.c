@@ -11,3 +11,33 @@ long vu_process_vm_readv(pid_t pid, void *local, size_t length, uint64_t remote)
 }
 
 unsigned long vu_getauxval(unsigned long type) { return getauxval(type); }
+
+#include <sys/mman.h>
+#include <fcntl.h>
+
+int vu_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING); }
+int vu_add_seals(int fd, int seals) { return fcntl(fd, F_ADD_SEALS, seals); }
+int vu_get_seals(int fd) { return fcntl(fd, F_GET_SEALS); }
+
+#include <sched.h>
+#include <pthread.h>
+#include <unistd.h>
+
+int vu_sched_getcpu(void) { return sched_getcpu(); }
+
+int vu_pin_to_cpu(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+int vu_unpin(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    long n = sysconf(_SC_NPROCESSORS_CONF);
+    for (long i = 0; i < n && i < CPU_SETSIZE; i++) CPU_SET(i, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+int vu_cpu_count(void) { return (int)sysconf(_SC_NPROCESSORS_ONLN); }

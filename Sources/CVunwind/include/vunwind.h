@@ -19,3 +19,46 @@ long vu_ptrace_getsiginfo(pid_t pid, void *siginfo);
 // process_vm_readv and getauxval are GNU extensions the Swift Glibc module does not export.
 long vu_process_vm_readv(pid_t pid, void *local, size_t length, uint64_t remote);
 unsigned long vu_getauxval(unsigned long type);
+
+// The vvar two-counter lock, writer side (seed page 12): sequence1 is bumped before the
+// data, sequence2 after, with release ordering so no data store moves outside the pair.
+// `vvar` points at the writer's own (writable) mapping of the data page.
+void vu_vvar_write_begin(void *vvar);
+void vu_vvar_write_end(void *vvar);
+/// A data store inside the write section (relaxed atomic: never torn).
+void vu_vvar_store64(void *vvar, unsigned offset, uint64_t value);
+void vu_vvar_store32(void *vvar, unsigned offset, uint32_t value);
+/// The TSC and TSC_AUX, ordered after earlier loads (rdtscp).
+uint64_t vu_rdtscp(uint32_t *aux);
+/// CPUID leaf/subleaf -> eax, ebx, ecx, edx.
+void vu_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
+// EFAULT fixups (seed page 11). A SIGSEGV/SIGBUS handler that, when the faulting
+// instruction is a listed store, resumes at its landing pad (which returns -EFAULT);
+// any other fault goes to the handler that was installed before, or to the default action
+// (so real crashes still dump core). The table is copied; the handler only reads it.
+int vu_fixups_install(const uint64_t *store_landing_pairs, unsigned count);
+int vu_fixups_uninstall(void);
+/// Faults the handler turned into -EFAULT so far.
+uint64_t vu_fixups_taken(void);
+
+// memfd and sealing, which Swift's Glibc module does not export.
+int vu_memfd_create(const char *name);
+int vu_add_seals(int fd, int seals);
+int vu_get_seals(int fd);
+enum {
+    VU_F_SEAL_SEAL = 0x0001, VU_F_SEAL_SHRINK = 0x0002, VU_F_SEAL_GROW = 0x0004, VU_F_SEAL_WRITE = 0x0008,
+    VU_MAP_FIXED_NOREPLACE = 0x100000,
+};
+
+/// Torture: one write section that sets every torture word to a value derived from
+/// `generation` (word i = generation * (2i + 1)), so a reader can tell a torn copy.
+void vu_vvar_write_torture(void *vvar, uint64_t generation);
+
+// Scheduling helpers (GNU), for tests that pin a thread to each CPU.
+int vu_sched_getcpu(void);
+/// Pins the calling thread to `cpu` (pthread_setaffinity_np); 0 on success.
+int vu_pin_to_cpu(int cpu);
+/// Allows the calling thread every CPU again.
+int vu_unpin(void);
+int vu_cpu_count(void);

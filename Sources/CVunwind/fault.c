@@ -1,0 +1,82 @@
+// The EFAULT fixup handler. Async-signal-safe by construction: it reads a static table
+// written before the handler was installed, edits the ucontext, and otherwise only calls
+// sigaction or the previous handler.
+#define _GNU_SOURCE
+#include "vunwind.h"
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <ucontext.h>
+#include <errno.h>
+
+#define VU_MAX_FIXUPS 64
+
+static uint64_t fixup_store[VU_MAX_FIXUPS];
+static uint64_t fixup_landing[VU_MAX_FIXUPS];
+static _Atomic unsigned fixup_count;
+static _Atomic uint64_t fixups_taken;
+static struct sigaction previous_segv, previous_bus;
+static int installed;
+
+static void chain(int sig, siginfo_t *info, void *context) {
+    struct sigaction *prev = sig == SIGSEGV ? &previous_segv : &previous_bus;
+    if (prev->sa_flags & SA_SIGINFO) {
+        if (prev->sa_sigaction) { prev->sa_sigaction(sig, info, context); return; }
+    } else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+        prev->sa_handler(sig);
+        return;
+    }
+    // Default action: restore it and return; the faulting instruction runs again and the
+    // kernel delivers the signal with its default action (terminate, dump core).
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(sig, &dfl, NULL);
+}
+
+static void handler(int sig, siginfo_t *info, void *context) {
+    ucontext_t *uc = context;
+    uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+    unsigned n = atomic_load_explicit(&fixup_count, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++) {
+        if (fixup_store[i] == rip) {
+            uc->uc_mcontext.gregs[REG_RIP] = (greg_t)fixup_landing[i];
+            atomic_fetch_add_explicit(&fixups_taken, 1, memory_order_relaxed);
+            return;
+        }
+    }
+    chain(sig, info, context);
+}
+
+int vu_fixups_install(const uint64_t *pairs, unsigned count) {
+    if (installed) { errno = EBUSY; return -1; }
+    if (count > VU_MAX_FIXUPS) { errno = E2BIG; return -1; }
+    for (unsigned i = 0; i < count; i++) {
+        fixup_store[i] = pairs[2 * i];
+        fixup_landing[i] = pairs[2 * i + 1];
+    }
+    atomic_store_explicit(&fixup_count, count, memory_order_release);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, &previous_segv) != 0) return -1;
+    if (sigaction(SIGBUS, &sa, &previous_bus) != 0) {
+        sigaction(SIGSEGV, &previous_segv, NULL);
+        return -1;
+    }
+    installed = 1;
+    return 0;
+}
+
+int vu_fixups_uninstall(void) {
+    if (!installed) { errno = ENOENT; return -1; }
+    sigaction(SIGSEGV, &previous_segv, NULL);
+    sigaction(SIGBUS, &previous_bus, NULL);
+    atomic_store_explicit(&fixup_count, 0, memory_order_release);
+    installed = 0;
+    return 0;
+}
+
+uint64_t vu_fixups_taken(void) { return atomic_load_explicit(&fixups_taken, memory_order_relaxed); }

@@ -1,0 +1,194 @@
+// Timekeeper: the seed's "privileged kernel", a thread that updates the vvar every tick.
+//
+// Time is the TSC scaled by mult >> shift from a base, steered toward the kernel's
+// CLOCK_MONOTONIC: each update reads the TSC inside the write section, takes as the new
+// base exactly what readers would have computed there (so the clock is continuous and
+// never steps back; it may step forward after a stall), and picks a mult that closes the
+// remaining error over the next tick, within +-1000 ppm of the long-term rate. REALTIME
+// is MONOTONIC plus the kernel's current REALTIME-MONOTONIC offset (which steps when
+// someone sets the clock, as the kernel's does).
+
+import CVunwind
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class Timekeeper: @unchecked Sendable {
+    static let shift: UInt32 = 32
+    static let nanosecond: UInt128 = 1 << 32  // one nanosecond in shifted units
+
+    let vvar: UnsafeMutableRawPointer
+    let tickNanoseconds: UInt64
+    let mode: ClockMode
+    private let stopping = Atomic<Bool>(false)
+    private var thread: pthread_t?
+
+    // The readers' clock: base TSC, base MONOTONIC in shifted nanoseconds, mult.
+    private(set) var tscBase: UInt64 = 0
+    private(set) var monotonicShifted: UInt128 = 0
+    private(set) var mult: UInt64 = 0
+    // Long-term rate: the first sample, against which the nominal mult is refined.
+    private var first: Sample?
+    private var nominalMult: UInt64 = 0
+    let updates = Atomic<UInt64>(0)
+
+    struct Sample {
+        var tsc: UInt64
+        var monotonic: UInt64  // ns
+        var realtimeOffset: Int64  // REALTIME - MONOTONIC, ns
+    }
+
+    init(vvar: UnsafeMutableRawPointer, tickNanoseconds: UInt64, mode: ClockMode) {
+        self.vvar = vvar
+        self.tickNanoseconds = tickNanoseconds
+        self.mode = mode
+    }
+
+    static func now(_ clock: clockid_t) -> UInt64 {
+        var ts = timespec()
+        clock_gettime(clock, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    static func sleep(nanoseconds: UInt64) {
+        var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+        var remaining = timespec()
+        while clock_nanosleep(CLOCK_MONOTONIC, 0, &request, &remaining) == EINTR { request = remaining }
+    }
+
+    /// A (TSC, MONOTONIC) pair: the tightest of three reads bracketing an rdtscp.
+    static func sample() -> Sample {
+        var best: Sample?
+        var bestWindow = UInt64.max
+        for _ in 0..<3 {
+            let m1 = now(CLOCK_MONOTONIC)
+            let tsc = vu_rdtscp(nil)
+            let m2 = now(CLOCK_MONOTONIC)
+            let r = now(CLOCK_REALTIME)
+            let m3 = now(CLOCK_MONOTONIC)
+            if m2 &- m1 < bestWindow {
+                bestWindow = m2 &- m1
+                best = Sample(tsc: tsc, monotonic: m1 + (m2 &- m1) / 2,
+                              realtimeOffset: Int64(bitPattern: r) &- Int64(bitPattern: m2 + (m3 &- m2) / 2))
+            }
+        }
+        return best!
+    }
+
+    /// The TSC rate in shifted nanoseconds per cycle, from two samples; cached per process
+    /// so repeated installs do not pay for it.
+    nonisolated(unsafe) private static var cachedMult: UInt64 = 0
+    private static let cacheLock = Mutex(())
+
+    static func calibrate() -> UInt64 {
+        if let m = cacheLock.withLock({ _ in cachedMult == 0 ? nil : cachedMult }) { return m }
+        let a = sample()
+        sleep(nanoseconds: 2_000_000)
+        let b = sample()
+        let m = rate(from: a, to: b)
+        cacheLock.withLock { _ in cachedMult = m }
+        return m
+    }
+
+    static func rate(from a: Sample, to b: Sample) -> UInt64 {
+        let cycles = UInt128(b.tsc &- a.tsc)
+        let ns = UInt128(b.monotonic &- a.monotonic)
+        guard cycles > 0 else { return 1 << 32 }
+        return UInt64(truncatingIfNeeded: (ns << shift) / cycles)
+    }
+
+    /// Writes the initial state (or the syscall mode) and starts the thread.
+    func start() {
+        vu_vvar_write_begin(vvar)
+        vu_vvar_store32(vvar, UInt32(VvarLayout.clockMode), mode.rawValue)
+        vu_vvar_store32(vvar, UInt32(VvarLayout.shift), Self.shift)
+        vu_vvar_write_end(vvar)
+        var tz = timezone()
+        var tv = timeval()
+        gettimeofday(&tv, &tz)
+        vu_vvar_write_begin(vvar)
+        vu_vvar_store32(vvar, UInt32(VvarLayout.timezoneMinutesWest), UInt32(bitPattern: tz.tz_minuteswest))
+        vu_vvar_store32(vvar, UInt32(VvarLayout.timezoneDSTTime), UInt32(bitPattern: tz.tz_dsttime))
+        vu_vvar_write_end(vvar)
+        guard mode == .tsc else { return }
+        nominalMult = Self.calibrate()
+        mult = nominalMult
+        let s = Self.sample()
+        first = s
+        tscBase = s.tsc
+        monotonicShifted = UInt128(s.monotonic) << Self.shift
+        publish(realtimeOffset: s.realtimeOffset, inSection: false)
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var tid = pthread_t()
+        pthread_create(&tid, nil, { raw in
+            let keeper = Unmanaged<Timekeeper>.fromOpaque(raw!).takeRetainedValue()
+            keeper.run()
+            return nil
+        }, context)
+        thread = tid
+    }
+
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        if let t = thread { pthread_join(t, nil) }
+        thread = nil
+    }
+
+    private func run() {
+        while !stopping.load(ordering: .acquiring) {
+            Self.sleep(nanoseconds: tickNanoseconds)
+            if stopping.load(ordering: .acquiring) { break }
+            update()
+        }
+    }
+
+    /// One tick: steer toward the kernel's clock and republish, continuously.
+    func update() {
+        let s = Self.sample()
+        if let f = first, s.tsc > f.tsc &+ 1_000_000 { nominalMult = Self.rate(from: f, to: s) }
+        vu_vvar_write_begin(vvar)
+        // The new base, read inside the section: readers with the old data all read the
+        // TSC before it, so nothing published later can be behind what they returned.
+        let t1 = vu_rdtscp(nil)
+        let delta = t1 > tscBase ? t1 - tscBase : 0
+        var ours = monotonicShifted + UInt128(delta) * UInt128(mult)
+        let sampleAge = t1 > s.tsc ? t1 - s.tsc : 0
+        let target = (UInt128(s.monotonic) << Self.shift) + UInt128(sampleAge) * UInt128(nominalMult)
+        // More than a millisecond behind (a stall): step forward. Never step back.
+        if target > ours && target - ours > 1_000_000 * Self.nanosecond { ours = target }
+        let error = target >= ours ? Int128(target - ours) : -Int128(ours - target)
+        let tickCycles = max(UInt128(1), (UInt128(tickNanoseconds) << Self.shift) / UInt128(max(nominalMult, 1)))
+        var m = Int128(nominalMult) + error / Int128(tickCycles)
+        let bound = Int128(nominalMult) / 1000
+        m = min(max(m, Int128(nominalMult) - bound), Int128(nominalMult) + bound)
+        tscBase = t1
+        monotonicShifted = ours
+        mult = UInt64(max(m, 1))
+        publish(realtimeOffset: s.realtimeOffset, inSection: true)
+        vu_vvar_write_end(vvar)
+        updates.add(1, ordering: .relaxed)
+    }
+
+    /// Stores the clock state; inside a write section unless `inSection` is false (then it
+    /// opens its own).
+    private func publish(realtimeOffset: Int64, inSection: Bool) {
+        if !inSection { vu_vvar_write_begin(vvar) }
+        let second = UInt128(1_000_000_000) << Self.shift
+        let real = realtimeOffset >= 0 ? monotonicShifted + (UInt128(realtimeOffset) << Self.shift)
+            : monotonicShifted - (UInt128(-realtimeOffset) << Self.shift)
+        func store64(_ offset: Int, _ v: UInt64) { vu_vvar_store64(vvar, UInt32(offset), v) }
+        store64(VvarLayout.mult, mult)
+        store64(VvarLayout.tscBase, tscBase)
+        store64(VvarLayout.monotonicSeconds, UInt64(monotonicShifted / second))
+        store64(VvarLayout.monotonicNanosecondsShifted, UInt64(monotonicShifted % second))
+        store64(VvarLayout.realtimeSeconds, UInt64(real / second))
+        store64(VvarLayout.realtimeNanosecondsShifted, UInt64(real % second))
+        store64(VvarLayout.monotonicCoarseSeconds, UInt64(monotonicShifted / second))
+        store64(VvarLayout.monotonicCoarseNanoseconds, UInt64((monotonicShifted % second) >> Self.shift))
+        store64(VvarLayout.realtimeCoarseSeconds, UInt64(real / second))
+        store64(VvarLayout.realtimeCoarseNanoseconds, UInt64((real % second) >> Self.shift))
+        store64(VvarLayout.updates, updates.load(ordering: .relaxed) + 1)
+        if !inSection { vu_vvar_write_end(vvar) }
+    }
+}

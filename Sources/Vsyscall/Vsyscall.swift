@@ -1,0 +1,121 @@
+// Vsyscall: install the vsyscall page (Vsyscall.install) and call it (VsyscallPage).
+//
+// One page per process, at a fixed address (the seed's "call 0xfff..."): a second install,
+// or an address something else occupies, is a clear error.
+
+import CVunwind
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum Vsyscall {
+    /// Where the page goes unless told otherwise: far below the mmap area and the stack,
+    /// far above the executable and the heap.
+    public static let defaultAddress: UInt64 = 0x6000_0000_0000
+
+    private static let current = Mutex<VsyscallPage?>(nil)
+
+    /// The installed page, if any.
+    public static var installed: VsyscallPage? { current.withLock { $0 } }
+
+    /// Emits, maps and starts the page.
+    /// - faultMode: `.efault` (default) turns a bad user pointer into -EFAULT through the
+    ///   fixup table; `.sigsegv` lets the fault be delivered (POSIX allows either).
+    /// - tick: how often the timekeeper updates the data page.
+    /// - clockMode: `.syscall` forces every entry through the real syscall; nil picks
+    ///   TSC when the CPU has an invariant TSC.
+    public static func install(address: UInt64 = defaultAddress, faultMode: FaultMode = .efault,
+                               tick: Duration = .milliseconds(4), clockMode: ClockMode? = nil,
+                               mapping: MappingKind = .memfd) throws -> VsyscallPage {
+        try current.withLock { page in
+            if let p = page { throw VsyscallError.alreadyInstalled(at: p.base) }
+            guard address % VsyscallImage.pageSize == 0 else { throw VsyscallError.misaligned(address) }
+            let features = CPUFeatures.current
+            let image = try VsyscallImage(base: address, features: features.emitter)
+            let mode = clockMode ?? (features.invariantTSC && features.rdtscp ? .tsc : .syscall)
+            let p = try VsyscallPage(image: image, faultMode: faultMode, tick: tick, mode: mode, mapping: mapping)
+            page = p
+            return p
+        }
+    }
+
+    static func uninstall(_ p: VsyscallPage) throws {
+        try current.withLock { page in
+            guard let installed = page, installed === p else { throw VsyscallError.notInstalled }
+            p.tearDown()
+            page = nil
+        }
+    }
+}
+
+public enum FaultMode: String, Sendable, CaseIterable {
+    case efault
+    case sigsegv
+}
+
+/// An installed vsyscall page and its entry points.
+public final class VsyscallPage: @unchecked Sendable {
+    public typealias GettimeofdayFunction = @convention(c) (UnsafeMutablePointer<timeval>?, UnsafeMutableRawPointer?) -> Int
+    public typealias TimeFunction = @convention(c) (UnsafeMutablePointer<Int>?) -> Int
+    public typealias GetcpuFunction = @convention(c) (UnsafeMutablePointer<UInt32>?, UnsafeMutablePointer<UInt32>?,
+                                                      UnsafeMutableRawPointer?) -> Int
+    public typealias ClockGettimeFunction = @convention(c) (Int32, UnsafeMutablePointer<timespec>?) -> Int
+
+    public let image: VsyscallImage
+    public let faultMode: FaultMode
+    public let clockMode: ClockMode
+    public let mapping: MappingKind
+    public let tick: Duration
+
+    public let gettimeofday: GettimeofdayFunction
+    public let time: TimeFunction
+    public let getcpu: GetcpuFunction
+    public let clockGettime: ClockGettimeFunction
+
+    let pages: PageMapping
+    let timekeeper: Timekeeper
+
+    public var base: UInt64 { image.base }
+    /// The readers' (read-only) view of the data page.
+    public var vvar: UnsafeRawPointer { UnsafeRawPointer(bitPattern: UInt(image.vvarAddress))! }
+    /// Timekeeper updates so far.
+    public var updates: UInt64 { timekeeper.updates.load(ordering: .relaxed) }
+
+    init(image: VsyscallImage, faultMode: FaultMode, tick: Duration, mode: ClockMode, mapping: MappingKind) throws {
+        self.image = image
+        self.faultMode = faultMode
+        self.clockMode = mode
+        self.mapping = mapping
+        self.tick = tick
+        pages = try PageMapping.map(image: image, kind: mapping)
+        let (seconds, attoseconds) = tick.components
+        let tickNanoseconds = UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+        timekeeper = Timekeeper(vvar: pages.vvarWriter, tickNanoseconds: max(tickNanoseconds, 100_000), mode: mode)
+        func entry<F>(_ kind: EntryKind, _: F.Type) -> F {
+            unsafeBitCast(UnsafeRawPointer(bitPattern: UInt(image.entry(kind).address))!, to: F.self)
+        }
+        gettimeofday = entry(.gettimeofday, GettimeofdayFunction.self)
+        time = entry(.time, TimeFunction.self)
+        getcpu = entry(.getcpu, GetcpuFunction.self)
+        clockGettime = entry(.clockGettime, ClockGettimeFunction.self)
+        if faultMode == .efault {
+            let pairs = image.fixups.flatMap { [$0.store, $0.landingPad] }
+            guard vu_fixups_install(pairs, UInt32(image.fixups.count)) == 0 else {
+                let e = errno
+                pages.unmap()
+                throw VsyscallError.system("installing the EFAULT fixup handler", e)
+            }
+        }
+        timekeeper.start()
+    }
+
+    /// Stops the timekeeper, removes the fault handler and unmaps the page.
+    public func uninstall() throws { try Vsyscall.uninstall(self) }
+
+    func tearDown() {
+        timekeeper.stop()
+        if faultMode == .efault { _ = vu_fixups_uninstall() }
+        pages.unmap()
+    }
+}

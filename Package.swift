@@ -52,6 +52,8 @@ let package = Package(
 
         // Small C programs the tests spawn (never fork the test process).
         .executableTarget(name: "fixture-stopper", path: "Sources/Fixtures/Stopper"),
+        .executableTarget(
+            name: "fixture-vsyscall", dependencies: ["Vsyscall", "CVunwind"], path: "Sources/Fixtures/VsyscallProbe"),
 
         // Helpers shared by the test targets: subprocesses, tool lookup, seeded randomness,
         // readelf listing parser.
@@ -69,7 +71,8 @@ let package = Package(
             linkerSettings: [.linkedLibrary("lzma")]),
         .testTarget(
             name: "VsyscallTests",
-            dependencies: ["Vsyscall", "DwarfCFI", "ELF", "Bytes", "Unwind", "CVunwind", "TestSupport"]),
+            dependencies: ["Vsyscall", "DwarfCFI", "ELF", "Bytes", "Unwind", "CVunwind", "TestSupport",
+                           "fixture-vsyscall", "vunwind"]),
         .testTarget(name: "CLITests", dependencies: ["vunwind", "Unwind", "ELF", "DwarfCFI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

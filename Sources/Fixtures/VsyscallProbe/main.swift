@@ -5,10 +5,12 @@
 import Glibc
 #endif
 
-let arguments = CommandLine.arguments
-if arguments.count < 2 {
-    fputs("usage: fixture-vsyscall MODE ...\n", stderr)
+func fail(_ message: String) -> Never {
+    let line = Array((message + "\n").utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     exit(64)
 }
-fputs("fixture-vsyscall: unknown mode \(arguments[1])\n", stderr)
-exit(64)
+
+let arguments = CommandLine.arguments
+if arguments.count < 2 { fail("usage: fixture-vsyscall MODE ...") }
+fail("fixture-vsyscall: unknown mode \(arguments[1])")

@@ -4,6 +4,7 @@
 
 import ArgumentParser
 import DwarfCFI
+import FoundationEssentials
 import Vsyscall
 #if canImport(Glibc)
 import Glibc
@@ -26,6 +27,9 @@ struct EmitCommand: ParsableCommand {
     @Option(help: "CPU features to emit for: auto, rdpid, rdtscp, none.")
     var features: String = "auto"
 
+    @Flag(help: "With --listing: print the EmitListing JSON model instead of text.")
+    var json = false
+
     func validate() throws {
         guard parseAddress(address) != nil else { throw ValidationError("bad address \(address)") }
         guard ["auto", "rdpid", "rdtscp", "none"].contains(features) else { throw ValidationError("bad --features") }
@@ -44,7 +48,11 @@ struct EmitCommand: ParsableCommand {
         if let elf {
             try InputFailure.guarding(elf) { try writeFile(elf, image.bytes) }
         }
-        if listing {
+        if listing && json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            writeStandardOutput(Array(try encoder.encode(EmitListing(image))) + [0x0a])
+        } else if listing {
             var out = ""
             for e in image.entries {
                 out += "\(e.kind.name) at 0x\(String(e.address, radix: 16)), \(e.size) bytes, \(e.frameInstructions.count) CFI rules\n"
@@ -80,4 +88,45 @@ func writeFile(_ path: String, _ bytes: [UInt8]) throws {
 
 extension String {
     func padded(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}
+
+/// The listing as JSON: per entry, per instruction, the address, bytes, text and the CFA
+/// state (register, offset, where each saved register is) in force at that instruction.
+struct EmitListing: Encodable {
+    struct Instruction: Encodable {
+        var address: UInt64
+        var bytes: String
+        var text: String
+        var cfaRegister: String
+        var cfaOffset: Int64
+        /// Register name -> offset from the CFA where it is saved.
+        var saved: [String: Int64]
+    }
+
+    struct Entry: Encodable {
+        var name: String
+        var address: UInt64
+        var size: UInt64
+        var instructions: [Instruction]
+        var fixups: [[UInt64]]
+    }
+
+    var base: UInt64
+    var vvar: UInt64
+    var entries: [Entry]
+
+    init(_ image: VsyscallImage) {
+        base = image.base
+        vvar = image.vvarAddress
+        entries = image.entries.map { e in
+            Entry(name: e.kind.name, address: e.address, size: e.size,
+                  instructions: e.listing.map { i in
+                      Instruction(address: e.address + i.offset,
+                                  bytes: i.bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: " "),
+                                  text: i.text, cfaRegister: i.cfa.cfaRegister.name64, cfaOffset: i.cfa.cfaOffset,
+                                  saved: Dictionary(uniqueKeysWithValues: i.cfa.saved.map { ($0.key.name64, $0.value) }))
+                  },
+                  fixups: e.fixups.map { [$0.store, $0.landingPad] })
+        }
+    }
 }

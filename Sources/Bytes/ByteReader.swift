@@ -11,12 +11,15 @@ public struct ByteReader: Sendable {
     public private(set) var position: Int
     /// First index this reader may not read.
     public let end: Int
+    /// First index this reader may read (a ranged reader may not seek below it).
+    private let start: Int
     /// Offset (in the file, section or address space) of `bytes[0]`, reported in errors.
     public let origin: UInt64
 
     public init(_ bytes: [UInt8], origin: UInt64 = 0) {
         self.bytes = bytes
         self.position = 0
+        self.start = 0
         self.end = bytes.count
         self.origin = origin
     }
@@ -27,6 +30,7 @@ public struct ByteReader: Sendable {
         precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count)
         self.bytes = bytes
         self.position = range.lowerBound
+        self.start = range.lowerBound
         self.end = range.upperBound
         self.origin = origin
     }
@@ -65,7 +69,7 @@ public struct ByteReader: Sendable {
     }
 
     public mutating func seek(to index: Int) throws(ByteReadError) {
-        guard index >= 0, index <= end else { throw error(.outOfRange(target: index)) }
+        guard index >= start, index <= end else { throw error(.outOfRange(target: index)) }
         position = index
     }
 

@@ -37,7 +37,9 @@ static void chain(int sig, siginfo_t *info, void *context) {
 static void handler(int sig, siginfo_t *info, void *context) {
     ucontext_t *uc = context;
     uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
-    unsigned n = atomic_load_explicit(&fixup_count, memory_order_acquire);
+    // Only faults the kernel raised (si_code > 0): a SIGSEGV someone sent with kill() while
+    // a thread sits on a listed store is not a fault of that store.
+    unsigned n = info->si_code > 0 ? atomic_load_explicit(&fixup_count, memory_order_acquire) : 0;
     for (unsigned i = 0; i < n; i++) {
         if (fixup_store[i] == rip) {
             uc->uc_mcontext.gregs[REG_RIP] = (greg_t)fixup_landing[i];
@@ -70,11 +72,19 @@ int vu_fixups_install(const uint64_t *pairs, unsigned count) {
     return 0;
 }
 
+/* Puts the previous handler back unless someone installed another after ours (then ours
+   stays reachable through their chaining, with an empty table: it only forwards). */
+static void restore(int sig, const struct sigaction *previous) {
+    struct sigaction current;
+    if (sigaction(sig, NULL, &current) == 0 && (current.sa_flags & SA_SIGINFO) && current.sa_sigaction == handler)
+        sigaction(sig, previous, NULL);
+}
+
 int vu_fixups_uninstall(void) {
     if (!installed) { errno = ENOENT; return -1; }
-    sigaction(SIGSEGV, &previous_segv, NULL);
-    sigaction(SIGBUS, &previous_bus, NULL);
     atomic_store_explicit(&fixup_count, 0, memory_order_release);
+    restore(SIGSEGV, &previous_segv);
+    restore(SIGBUS, &previous_bus);
     installed = 0;
     return 0;
 }

@@ -24,7 +24,8 @@ public struct ELFFile: Sendable {
         guard cls == ELF.classELF64 else { throw ELFError(offset: 4, reason: .unsupportedClass(cls)) }
         let data = try r.u8()
         guard data == ELF.dataLSB else { throw ELFError(offset: 5, reason: .unsupportedByteOrder(data)) }
-        try r.seek(to: 16)
+        // The rest of e_ident; a skip (not a seek) so a short file is reported as truncated.
+        try r.skip(10)
         let type = try r.u16()
         let machine = try r.u16()
         let version = try r.u32()
@@ -179,7 +180,8 @@ public struct ELFFile: Sendable {
 
     // MARK: Symbols
 
-    /// Symbols of .symtab, then .dynsym. Names that do not resolve are empty.
+    /// Symbols of every SHT_SYMTAB and SHT_DYNSYM section, in section-table order. Names
+    /// that do not resolve are empty.
     public func symbols() throws -> [ELFSymbol] {
         var out: [ELFSymbol] = []
         for table in sections where table.type == ELF.shtSymtab || table.type == ELF.shtDynsym {
@@ -252,17 +254,23 @@ public struct ELFFile: Sendable {
             let namesz = Int(try r.u32())
             let descsz = Int(try r.u32())
             let type = try r.u32()
-            guard namesz <= r.remaining, align(namesz) <= r.remaining else {
+            // The descriptor starts at the first aligned offset (from the note's start) after
+            // the 12-byte header and the name, the next note after the descriptor (gABI;
+            // binutils' ELF_NOTE_DESC_OFFSET). With 8-byte alignment that is not the name's
+            // size rounded up: a 4-byte name ends at 16, already aligned.
+            let nameEnd = align(12 + namesz) - 12
+            guard namesz <= r.remaining, nameEnd <= r.remaining else {
                 throw ELFError(offset: UInt64(at), reason: .badNote("name size \(namesz) exceeds the note area"))
             }
             let nameBytes = try r.bytes(namesz)
-            try r.skip(align(namesz) - namesz)
+            try r.skip(nameEnd - namesz)
             guard descsz <= r.remaining else {
                 throw ELFError(offset: UInt64(at), reason: .badNote("descriptor size \(descsz) exceeds the note area"))
             }
             let descOffset = r.position
             let desc = Array(try r.bytes(descsz))
-            try r.skip(min(align(descsz) - descsz, r.remaining))
+            let descEnd = 12 + nameEnd + descsz
+            try r.skip(min(align(descEnd) - descEnd, r.remaining))
             let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
             out.append(ELFNote(name: name, type: type, descriptor: desc, descriptorOffset: UInt64(descOffset)))
         }

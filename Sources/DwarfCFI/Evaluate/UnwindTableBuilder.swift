@@ -299,7 +299,12 @@ public enum UnwindTableBuilder {
         }
 
         mutating func finish(_ body: (UnwindRow) throws -> Bool) throws {
-            if !stopped, let p = pending { _ = try body(p) }
+            if !stopped, let p = pending {
+                // The last row counts against the limit like every other.
+                rows += 1
+                if rows > limit { throw CFIError(offset: errorOffset, reason: .rowLimit(limit)) }
+                _ = try body(p)
+            }
             pending = nil
         }
     }

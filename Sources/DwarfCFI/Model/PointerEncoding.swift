@@ -71,8 +71,8 @@ public struct EncodedPointer: Hashable, Sendable {
 }
 
 /// The bases relative encodings need. `section` is the run-time (or link-time) address of
-/// the first byte of the section being read; the others are nil when unknown, and a pointer
-/// that needs an unknown base is an error.
+/// the first byte of the section being read; the others are nil when unknown, and then
+/// resolve against 0, as libgcc's do on x86-64.
 public struct PointerBases: Hashable, Sendable {
     public var section: UInt64
     public var text: UInt64?

@@ -175,16 +175,27 @@ public final class CallFrameInfo: Sendable {
         return (row, cie.cie)
     }
 
-    /// The FDE offset the header table points `pc` to, without parsing the FDE.
-    private func headerCandidate(_ pc: UInt64) throws -> Int? {
-        guard let h = header, let e = ehFrame, let fdeAddress = try h.lookup(pc) else { return nil }
-        let offset = fdeAddress &- e.address
-        return offset < UInt64(e.bytes.count) ? Int(offset) : nil
+    /// The cache key of the FDE the header table (or, without one, the index) points `pc`
+    /// to, without parsing the FDE.
+    private func candidateKey(_ pc: UInt64) throws -> Int? {
+        if let h = header, let e = ehFrame {
+            guard let fdeAddress = try h.lookup(pc) else { return nil }
+            let offset = fdeAddress &- e.address
+            return offset < UInt64(e.bytes.count) ? Int(offset) : nil
+        }
+        var lo = 0, hi = index.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if index[mid].start <= pc { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo > 0 else { return nil }
+        let entry = index[lo - 1]
+        return entry.inDebugFrame ? -1 - entry.offset : entry.offset
     }
 
     private func cachedRow(at pc: UInt64, limits: UnwindLimits) throws -> (row: UnwindRow, cie: CommonInformationEntry)? {
         // Fast path: the header names an FDE whose table is cached and covers pc.
-        if let key = try headerCandidate(pc), let t = tableCache.withLock({ cache -> CachedTable? in
+        if let key = try candidateKey(pc), let t = tableCache.withLock({ cache -> CachedTable? in
             guard let t = cache.tables[key], t.pcRange.contains(pc) else { return nil }
             cache.clock &+= 1
             t.lastUse = cache.clock

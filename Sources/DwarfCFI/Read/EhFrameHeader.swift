@@ -36,10 +36,11 @@ public struct EhFrameHeader: Sendable {
         if countEncoding.isOmitted || tableEncoding.isOmitted {
             count = 0
         } else {
+            let countIndex = r.position
             let n = try r.pointer(countEncoding, bases: bases, addressSize: 8).value
             // Every entry takes at least two bytes: a count beyond that is a lie.
             guard n <= UInt64(r.remaining / 2) else {
-                throw CFIError(offset: fileOffset &+ 4, reason: .headerTableTooLarge(n))
+                throw CFIError(offset: fileOffset &+ UInt64(countIndex), reason: .headerTableTooLarge(n))
             }
             count = Int(n)
             guard tableEncoding.isValid else {

@@ -189,6 +189,9 @@ public enum EhFrameWriter {
     static func encode(_ instruction: FrameInstruction, cie: FrameTable.CIE, location: inout UInt64,
                        at offset: UInt64, into w: inout ByteWriter,
                        fail: (WriteError.Reason) -> WriteError) throws(WriteError) {
+        // writeCIE checks this too; encoding(of:) and advanceEncoding(by:) reach here directly,
+        // and a zero factor must be an error, not a division trap.
+        guard cie.codeAlignmentFactor != 0, cie.dataAlignmentFactor != 0 else { throw fail(.zeroFactor) }
         if offset != location {
             let caf = cie.codeAlignmentFactor
             let delta = offset - location
@@ -208,16 +211,24 @@ public enum EhFrameWriter {
             location = offset
         }
         let daf = cie.dataAlignmentFactor
+        /// v / daf, if daf divides v and the quotient fits (Int64.min / -1 does not).
+        func exact(_ v: Int64) -> Int64? {
+            let (q, overflow) = v.dividedReportingOverflow(by: daf)
+            return !overflow && q &* daf == v ? q : nil
+        }
         func factor(_ v: Int64) throws(WriteError) -> Int64 {
-            guard v % daf == 0 else { throw fail(.offsetNotFactored(v, factor: daf)) }
-            return v / daf
+            guard v.remainderReportingOverflow(dividingBy: daf).partialValue == 0 else {
+                throw fail(.offsetNotFactored(v, factor: daf))
+            }
+            guard let q = exact(v) else { throw fail(.offsetOutOfRange(v, factor: daf)) }
+            return q
         }
         switch instruction {
         case let .cfa(reg, off):
             // def_cfa takes an unfactored ULEB; def_cfa_sf a factored SLEB. Smallest wins;
             // ties go to the DWARF 2 form.
             let plain: [UInt8]? = off >= 0 ? LEB128.unsigned(UInt64(off)) : nil
-            let sf: [UInt8]? = off % daf == 0 ? LEB128.signed(off / daf) : nil
+            let sf: [UInt8]? = exact(off).map { LEB128.signed($0) }
             guard plain != nil || sf != nil else { throw fail(.offsetNotFactored(off, factor: daf)) }
             if let p = plain, sf == nil || p.count <= sf!.count {
                 w.u8(CallFrameOpcode.defCfa); w.uleb128(UInt64(reg)); w.append(contentsOf: p)
@@ -226,7 +237,7 @@ public enum EhFrameWriter {
             }
         case let .cfaOffset(off):
             let plain: [UInt8]? = off >= 0 ? LEB128.unsigned(UInt64(off)) : nil
-            let sf: [UInt8]? = off % daf == 0 ? LEB128.signed(off / daf) : nil
+            let sf: [UInt8]? = exact(off).map { LEB128.signed($0) }
             guard plain != nil || sf != nil else { throw fail(.offsetNotFactored(off, factor: daf)) }
             if let p = plain, sf == nil || p.count <= sf!.count {
                 w.u8(CallFrameOpcode.defCfaOffset); w.append(contentsOf: p)

@@ -4,6 +4,7 @@
 public struct WriteError: Error, Equatable, CustomStringConvertible {
     public enum Reason: Equatable, Sendable {
         case offsetNotFactored(Int64, factor: Int64)
+        case offsetOutOfRange(Int64, factor: Int64)
         case codeOffsetNotFactored(UInt64, factor: UInt64)
         case codeOffsetsDecrease(UInt64, after: UInt64)
         case codeOffsetBeyondFunction(UInt64, length: UInt64)
@@ -13,7 +14,6 @@ public struct WriteError: Error, Equatable, CustomStringConvertible {
         case registerNumberTooLarge(UInt16)
         case lsdaMismatch
         case zeroFactor
-        case advanceInInitialInstructions
     }
 
     /// Index of the FDE (or of the CIE when `inCIE`) the problem is in.
@@ -31,6 +31,7 @@ public struct WriteError: Error, Equatable, CustomStringConvertible {
         let place = inCIE ? "CIE #\(entry)" : "FDE #\(entry)"
         switch reason {
         case let .offsetNotFactored(v, f): return "\(place): offset \(v) is not a multiple of the data alignment factor \(f)"
+        case let .offsetOutOfRange(v, f): return "\(place): offset \(v) divided by the data alignment factor \(f) overflows"
         case let .codeOffsetNotFactored(v, f): return "\(place): code offset \(v) is not a multiple of the code alignment factor \(f)"
         case let .codeOffsetsDecrease(v, a): return "\(place): code offset \(v) comes after \(a)"
         case let .codeOffsetBeyondFunction(v, l): return "\(place): code offset \(v) is outside the function (length \(l))"
@@ -40,7 +41,6 @@ public struct WriteError: Error, Equatable, CustomStringConvertible {
         case let .registerNumberTooLarge(r): return "\(place): return address register \(r) does not fit CIE version 1"
         case .lsdaMismatch: return "\(place): an LSDA is given if and only if the CIE has an LSDA encoding"
         case .zeroFactor: return "\(place): alignment factors must be non-zero"
-        case .advanceInInitialInstructions: return "\(place): initial instructions cannot advance the location"
         }
     }
 }

@@ -14,6 +14,9 @@ let package = Package(
         .library(name: "DwarfCFI", targets: ["DwarfCFI"]),
         .library(name: "ELF", targets: ["ELF"]),
         .library(name: "Unwind", targets: ["Unwind"]),
+        .library(name: "Vsyscall", targets: ["Vsyscall"]),
+        // libvunwind-vsyscall.so: vsyscall_install() for C programs (include/vunwind/vsyscall.h).
+        .library(name: "vunwind-vsyscall", type: .dynamic, targets: ["VsyscallC"]),
         .executable(name: "vunwind", targets: ["vunwind"]),
     ],
     dependencies: [
@@ -36,6 +39,8 @@ let package = Package(
         .target(
             name: "Vsyscall",
             dependencies: ["Bytes", "DwarfCFI", "ELF", "CVunwind"]),
+
+        .target(name: "VsyscallC", dependencies: ["Vsyscall"]),
 
         .target(name: "CVunwind"),
         .systemLibrary(

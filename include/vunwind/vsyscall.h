@@ -1,0 +1,58 @@
+/* vunwind vsyscall page: the C interface.
+ *
+ * Install the page with vsyscall_install() (from libvunwind-vsyscall.so), then call the
+ * entries directly: they are absolute symbols (seed page 9: "prelinked like a weak
+ * symbol") defined by a linker script that `vunwind emit --linker-script FILE` generates
+ * for the page's address (vsyscall.ld next to this header is the one for the default
+ * address, 0x600000000000).
+ *
+ *   cc -no-pie -fno-pie -fno-plt -Wa,-mrelax-relocations=no -I include prog.c \
+ *      include/vunwind/vsyscall.ld -L .build/release -lvunwind-vsyscall -Wl,-rpath,.build/release
+ *
+ * Calls go through the GOT (-fno-plt): the entries are further than a direct call
+ * reaches. -mrelax-relocations=no stops the linker from turning those GOT loads back
+ * into direct calls. With GNU ld 2.40 the program must not be a PIE: in a PIE it gives
+ * the GOT slot of an absolute symbol an R_X86_64_RELATIVE relocation, so the load bias
+ * is added to it. lld keeps absolute symbols absolute: with -fuse-ld=lld a PIE works
+ * (cc -fno-plt -fuse-ld=lld ...).
+ *
+ * The entries use the raw-syscall ABI: they return 0 or -errno (vtime returns the seconds
+ * or -errno); they never set errno. A bad user pointer gives -EFAULT in the default fault
+ * mode, SIGSEGV in VSYSCALL_FAULT_SIGSEGV mode.
+ */
+#ifndef VUNWIND_VSYSCALL_H
+#define VUNWIND_VSYSCALL_H
+
+#include <sys/time.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VSYSCALL_DEFAULT_ADDRESS 0x600000000000UL
+
+enum vsyscall_fault_mode {
+    VSYSCALL_FAULT_EFAULT = 0,  /* bad user pointers return -EFAULT (fixup table) */
+    VSYSCALL_FAULT_SIGSEGV = 1, /* bad user pointers raise SIGSEGV (POSIX allows it) */
+};
+
+/* Maps the page at `address` (0: the default), starts its timekeeper (tick_us: update
+   period in microseconds, 0: 4000) and, in EFAULT mode, the fixup handler. Returns 0, or
+   -1 with a message from vsyscall_error(). */
+int vsyscall_install(unsigned long address, int fault_mode, unsigned tick_us);
+/* Stops the timekeeper and unmaps the page. Returns 0, or -1 (see vsyscall_error()). */
+int vsyscall_uninstall(void);
+/* The last error, one line. */
+const char *vsyscall_error(void);
+
+long vgettimeofday(struct timeval *tv, struct timezone *tz) __attribute__((weak));
+long vtime(time_t *t) __attribute__((weak));
+long vgetcpu(unsigned *cpu, unsigned *node, void *cache) __attribute__((weak));
+long vclock_gettime(clockid_t clock, struct timespec *ts) __attribute__((weak));
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

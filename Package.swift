@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "ELF", targets: ["ELF"]),
         .library(name: "Unwind", targets: ["Unwind"]),
         .library(name: "Vsyscall", targets: ["Vsyscall"]),
+        .library(name: "UnwindRegistry", targets: ["UnwindRegistry"]),
         // libvunwind-vsyscall.so: vsyscall_install() for C programs (include/vunwind/vsyscall.h).
         .library(name: "vunwind-vsyscall", type: .dynamic, targets: ["VsyscallC"]),
         .executable(name: "vunwind", targets: ["vunwind"]),
@@ -38,9 +39,11 @@ let package = Package(
         // timekeeper, fault fixups.
         .target(
             name: "Vsyscall",
-            dependencies: ["Bytes", "DwarfCFI", "ELF", "CVunwind"]),
+            dependencies: ["Bytes", "DwarfCFI", "ELF", "CVunwind", "UnwindRegistry"]),
+        // Registrars: libgcc, nongnu libunwind, gdb's JIT interface, perf's map file.
+        .target(name: "UnwindRegistry", dependencies: ["CVunwind"]),
 
-        .target(name: "VsyscallC", dependencies: ["Vsyscall"]),
+        .target(name: "VsyscallC", dependencies: ["Vsyscall", "UnwindRegistry"]),
 
         .target(name: "CVunwind"),
         .systemLibrary(

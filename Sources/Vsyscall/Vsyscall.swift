@@ -5,6 +5,7 @@
 
 import CVunwind
 import Synchronization
+import UnwindRegistry
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,16 +26,24 @@ public enum Vsyscall {
     /// - tick: how often the timekeeper updates the data page.
     /// - clockMode: `.syscall` forces every entry through the real syscall; nil picks
     ///   TSC when the CPU has an invariant TSC.
+    /// - mapping: shared anonymous (default) is the one mapping every consumer sees: perf
+    ///   symbolizes it from its map file, eu-stack -p and gdb read it from /proc/PID/mem.
+    ///   memfd can also be sealed, but perf does not symbolize it (see docs/ARCHITECTURE.md).
+    /// - registrars: the unwinders told about the page's CFI (all by default: libgcc,
+    ///   nongnu libunwind, gdb's JIT interface, perf's map file).
     public static func install(address: UInt64 = defaultAddress, faultMode: FaultMode = .efault,
                                tick: Duration = .milliseconds(4), clockMode: ClockMode? = nil,
-                               mapping: MappingKind = .memfd) throws -> VsyscallPage {
+                               mapping: MappingKind = .sharedAnonymous,
+                               registrars: Set<RegistrarKind> = Set(RegistrarKind.allCases)) throws -> VsyscallPage {
         try current.withLock { page in
             if let p = page { throw VsyscallError.alreadyInstalled(at: p.base) }
             guard address % VsyscallImage.pageSize == 0 else { throw VsyscallError.misaligned(address) }
             let features = CPUFeatures.current
             let image = try VsyscallImage(base: address, features: features.emitter)
             let mode = clockMode ?? (features.invariantTSC && features.rdtscp ? .tsc : .syscall)
-            let p = try VsyscallPage(image: image, faultMode: faultMode, tick: tick, mode: mode, mapping: mapping)
+            let registry = UnwindRegistry(registrars: try UnwindRegistry.registrars(for: registrars))
+            let p = try VsyscallPage(image: image, faultMode: faultMode, tick: tick, mode: mode, mapping: mapping,
+                                     registry: registry)
             page = p
             return p
         }
@@ -75,6 +84,9 @@ public final class VsyscallPage: @unchecked Sendable {
 
     let pages: PageMapping
     let timekeeper: Timekeeper
+    /// The consumers told about the page.
+    public let registry: UnwindRegistry
+    public var registrars: [RegistrarKind] { registry.registrars.map(\.kind) }
 
     public var base: UInt64 { image.base }
     /// The readers' (read-only) view of the data page.
@@ -82,8 +94,10 @@ public final class VsyscallPage: @unchecked Sendable {
     /// Timekeeper updates so far.
     public var updates: UInt64 { timekeeper.updates.load(ordering: .relaxed) }
 
-    init(image: VsyscallImage, faultMode: FaultMode, tick: Duration, mode: ClockMode, mapping: MappingKind) throws {
+    init(image: VsyscallImage, faultMode: FaultMode, tick: Duration, mode: ClockMode, mapping: MappingKind,
+         registry: UnwindRegistry) throws {
         self.image = image
+        self.registry = registry
         self.faultMode = faultMode
         self.clockMode = mode
         self.mapping = mapping
@@ -99,10 +113,17 @@ public final class VsyscallPage: @unchecked Sendable {
         time = entry(.time, TimeFunction.self)
         getcpu = entry(.getcpu, GetcpuFunction.self)
         clockGettime = entry(.clockGettime, ClockGettimeFunction.self)
+        do {
+            try registry.register(image.registeredImage)
+        } catch {
+            pages.unmap()
+            throw error
+        }
         if faultMode == .efault {
             let pairs = image.fixups.flatMap { [$0.store, $0.landingPad] }
             guard vu_fixups_install(pairs, UInt32(image.fixups.count)) == 0 else {
                 let e = errno
+                try? registry.deregister(image.registeredImage)
                 pages.unmap()
                 throw VsyscallError.system("installing the EFAULT fixup handler", e)
             }
@@ -116,6 +137,8 @@ public final class VsyscallPage: @unchecked Sendable {
     func tearDown() {
         timekeeper.stop()
         if faultMode == .efault { _ = vu_fixups_uninstall() }
+        // Consumers forget the page before it goes away.
+        try? registry.deregister(image.registeredImage)
         pages.unmap()
     }
 }

@@ -2,6 +2,7 @@
 // uninstall the page from C. The entries themselves are called directly at their absolute
 // addresses.
 
+import UnwindRegistry
 import Vsyscall
 #if canImport(Glibc)
 import Glibc
@@ -18,10 +19,31 @@ private func fail(_ message: String) -> Int32 {
 
 @_cdecl("vsyscall_install")
 public func vsyscall_install(_ address: UInt, _ faultMode: Int32, _ tickMicroseconds: UInt32) -> Int32 {
+    vsyscall_install_with(address, faultMode, tickMicroseconds, 0xf)
+}
+
+/// As vsyscall_install, telling only the unwinders in `registrars` (VSYSCALL_REGISTER_*).
+@_cdecl("vsyscall_install_with")
+public func vsyscall_install_with(_ address: UInt, _ faultMode: Int32, _ tickMicroseconds: UInt32,
+                                  _ registrars: UInt32) -> Int32 {
+    var kinds = Set<RegistrarKind>()
+    for (bit, kind) in [(1, RegistrarKind.libgcc), (2, .libunwind), (4, .gdb), (8, .perf)] where registrars & UInt32(bit) != 0 {
+        kinds.insert(kind)
+    }
+    // The mapping kind is chosen by the environment, so a C program needs no rebuild to try
+    // the other (VUNWIND_VSYSCALL_MAPPING=memfd|shared-anonymous).
+    var mapping = MappingKind.sharedAnonymous
+    if let m = getenv("VUNWIND_VSYSCALL_MAPPING") {
+        guard let kind = MappingKind(rawValue: String(cString: m)) else {
+            return fail("VUNWIND_VSYSCALL_MAPPING: unknown mapping \(String(cString: m))")
+        }
+        mapping = kind
+    }
     do {
         page = try Vsyscall.install(address: address == 0 ? Vsyscall.defaultAddress : UInt64(address),
                                     faultMode: faultMode == 1 ? .sigsegv : .efault,
-                                    tick: .microseconds(tickMicroseconds == 0 ? 4000 : Int(tickMicroseconds)))
+                                    tick: .microseconds(tickMicroseconds == 0 ? 4000 : Int(tickMicroseconds)),
+                                    mapping: mapping, registrars: kinds)
         return 0
     } catch {
         return fail("\(error)")

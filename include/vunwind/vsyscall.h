@@ -41,6 +41,17 @@ enum vsyscall_fault_mode {
    period in microseconds, 0: 4000) and, in EFAULT mode, the fixup handler. Returns 0, or
    -1 with a message from vsyscall_error(). */
 int vsyscall_install(unsigned long address, int fault_mode, unsigned tick_us);
+/* Which unwinders vsyscall_install_with() tells about the page's CFI. */
+enum vsyscall_registrar {
+    VSYSCALL_REGISTER_LIBGCC = 1,    /* __register_frame (libgcc_s.so.1) */
+    VSYSCALL_REGISTER_LIBUNWIND = 2, /* _U_dyn_register (libunwind.so.8) */
+    VSYSCALL_REGISTER_GDB = 4,       /* gdb's JIT interface */
+    VSYSCALL_REGISTER_PERF = 8,      /* /tmp/perf-PID.map */
+    VSYSCALL_REGISTER_ALL = 15,
+};
+
+/* vsyscall_install registering with a subset of the unwinders (it uses ALL). */
+int vsyscall_install_with(unsigned long address, int fault_mode, unsigned tick_us, unsigned registrars);
 /* Stops the timekeeper and unmaps the page. Returns 0, or -1 (see vsyscall_error()). */
 int vsyscall_uninstall(void);
 /* The last error, one line. */

@@ -14,6 +14,7 @@
 import Bytes
 import DwarfCFI
 import ELF
+import UnwindRegistry
 
 public struct VsyscallImage: Sendable {
     public static let pageSize: UInt64 = 0x1000
@@ -168,5 +169,13 @@ public struct VsyscallImage: Sendable {
             out.append(contentsOf: withUnsafeBytes(of: h.littleEndian) { Array($0) })
         }
         return Array(out.prefix(20))
+    }
+
+    /// What the registrars need: the image, its CFI and its symbols.
+    public var registeredImage: RegisteredImage {
+        RegisteredImage(name: "vunwind-vsyscall", imageAddress: base, imageSize: Self.imageSize,
+                        ehFrameAddress: ehFrame.ehFrameAddress, ehFrameHeaderAddress: ehFrameHeaderAddress,
+                        fdeCount: entries.count, code: textAddress..<(textAddress + Self.pageSize),
+                        symbols: entries.map { .init(name: $0.kind.name, address: $0.address, size: $0.size) })
     }
 }

@@ -15,9 +15,12 @@ import Glibc
 #endif
 
 public enum MappingKind: String, Sendable, CaseIterable {
-    /// memfd, sealed: what eu-stack -p reads through /proc/PID/mem, and sealable.
+    /// memfd, sealed against writes through any new mapping. eu-stack -p and gdb see it;
+    /// perf does not symbolize it (it treats "/memfd:..." as a file it cannot open).
     case memfd
-    /// MAP_SHARED|MAP_ANONYMOUS (shows as /dev/zero): what perf's map file covers.
+    /// MAP_SHARED|MAP_ANONYMOUS (shows as "/dev/zero (deleted)"): the default, because every
+    /// consumer sees it: perf's map file covers it, eu-stack -p and gdb read it from
+    /// /proc/PID/mem. It cannot be sealed.
     case sharedAnonymous = "shared-anonymous"
 }
 

@@ -1,6 +1,7 @@
 // `vunwind bench`: benchmarks, each beside its anchor in the same run, reported as ratios
-// (anchor / ours: above 1 means we are faster). No timed assertion lives in the tests;
-// this command is where speed is measured.
+// (cfi: anchor / ours, above 1 means we are faster; vsyscall: ours / vDSO in cycles per
+// call, at most 1 means we cost no more). No timed assertion lives in the tests; this
+// command is where speed is measured.
 
 import ArgumentParser
 import FoundationEssentials
@@ -12,37 +13,76 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure vunwind against its anchors in the same run.",
-        discussion: "cfi: parse and evaluate every FDE of a file (default libc.so.6) against readelf and libdw.")
+        discussion: """
+            cfi: parse and evaluate every FDE of a file (default libc.so.6) against readelf and libdw.
+            vsyscall: TSC cycles per call of our vsyscall entries beside the kernel's vDSO, the getpid and \
+            gettimeofday syscalls, the legacy [vsyscall] page and a bare rdtscp loop (ratio = ours / vDSO).
+            """)
 
-    @Argument(help: "Which benchmarks: cfi (default: all).")
+    static let benchmarks = ["cfi", "vsyscall"]
+
+    @Argument(help: "Which benchmarks: cfi, vsyscall (default: all).")
     var which: [String] = []
 
     @Option(help: "The file for the CFI benchmark.")
     var file: String = "/lib/x86_64-linux-gnu/libc.so.6"
 
-    @Option(help: "Interleaved rounds per benchmark.")
-    var rounds: Int = 15
+    @Option(help: "Interleaved rounds per benchmark (default: cfi 15, vsyscall 21).")
+    var rounds: Int?
 
-    @Flag(help: "Print JSON instead of text.")
+    @Option(help: "vsyscall: calls per batch (one batch per candidate per round).")
+    var calls: Int = 100_000
+
+    @Option(help: "vsyscall: the CPU to pin the measuring thread to (default: the current one).")
+    var cpu: Int?
+
+    @Flag(help: "Print JSON instead of text (an object keyed by benchmark when more than one runs).")
     var json = false
 
     func validate() throws {
-        for w in which where !["cfi"].contains(w) { throw ValidationError("unknown benchmark \(w)") }
-        guard rounds > 0 else { throw ValidationError("--rounds must be positive") }
+        for w in which where !Self.benchmarks.contains(w) { throw ValidationError("unknown benchmark \(w)") }
+        if let rounds, rounds <= 0 { throw ValidationError("--rounds must be positive") }
+        guard calls > 0 else { throw ValidationError("--calls must be positive") }
+        if let cpu, cpu < 0 { throw ValidationError("--cpu must not be negative") }
     }
 
     func run() throws {
-        let selected = which.isEmpty ? ["cfi"] : which
+        let selected = which.isEmpty ? Self.benchmarks : Self.benchmarks.filter { which.contains($0) }
         let vunwind = selfExecutablePath()
-        if selected.contains("cfi") {
-            let r = try InputFailure.guarding(file) { try CFIBenchmark.run(file: file, vunwind: vunwind, rounds: rounds) }
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        var documents: [(String, String)] = []
+        func emit<T: Encodable>(_ name: String, _ value: T, text: (T) -> String) throws {
             if json {
-                let e = JSONEncoder()
-                e.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try e.encode(r), as: UTF8.self))
+                documents.append((name, String(decoding: try e.encode(value), as: UTF8.self)))
             } else {
-                print(CFIBenchmark.render(r), terminator: "")
+                print(text(value), terminator: "")
             }
+        }
+        for name in selected {
+            switch name {
+            case "cfi":
+                let r = try InputFailure.guarding(file) {
+                    try CFIBenchmark.run(file: file, vunwind: vunwind, rounds: rounds ?? 15)
+                }
+                try emit(name, r, text: CFIBenchmark.render)
+            case "vsyscall":
+                let r = try VsyscallBenchmark.run(rounds: rounds ?? 21, calls: calls, cpu: cpu)
+                try emit(name, r, text: VsyscallBenchmark.render)
+            default:
+                break
+            }
+        }
+        guard json else { return }
+        if documents.count == 1 {
+            print(documents[0].1)
+        } else {
+            // Each document is already sorted, pretty JSON: nest them under their names.
+            let body = documents.map { name, doc in
+                "  \"\(name)\" : " + doc.split(separator: "\n", omittingEmptySubsequences: false)
+                    .joined(separator: "\n  ")
+            }
+            print("{\n" + body.joined(separator: ",\n") + "\n}")
         }
     }
 }

@@ -61,7 +61,16 @@ public struct ClockRead {
             a.add(.rax, pair(base, second: true))
             a.adc(.rdx, immediate: 0)
             a.load(.rcx, field(VvarLayout.shift), wide: false)
+            // (rdx:rax) >> cl. The high half is 0 unless the timekeeper was away for a long
+            // time: then shrd, otherwise a plain shr, which is shorter on the dependency
+            // chain every call waits for (the next rdtscp waits for it to execute).
+            let wide = a.newLabel(), shifted = a.newLabel()
+            a.jump(.notEqual, to: wide)  // ZF from the adc: rdx != 0
+            a.shrCL(.rax)
+            a.jump(to: shifted)
+            a.bind(wide)
             a.shrdCL(.rax, .rdx)
+            a.bind(shifted)
             a.load(.r9, pair(base, second: false))
         }
         normalize(&a)

@@ -1,0 +1,85 @@
+// `vunwind bench vsyscall`: the command runs every candidate and reports a positive figure
+// for each, with the ratios of our entries to the vDSO's. Speed itself is never asserted
+// here (a loaded CI machine would make such a test flaky); the command is where it is
+// measured.
+
+import Foundation
+import TestSupport
+import XCTest
+
+final class BenchCommandTests: XCTestCase {
+    struct Report: Decodable {
+        struct Candidate: Decodable {
+            var name: String
+            var kind: String
+            var medianCycles: Double
+            var minimumCycles: Double
+            var anchor: String?
+            var ratio: Double?
+        }
+        struct Unavailable: Decodable {
+            var name: String
+            var reason: String
+        }
+        struct Ratio: Decodable {
+            var ours: String
+            var anchor: String
+            var ratio: Double
+        }
+        var rounds: Int
+        var calls: Int
+        var candidates: [Candidate]
+        var unavailable: [Unavailable]
+        var ratios: [Ratio]
+    }
+
+    func testBenchVsyscallReportsEveryCandidateWithRatiosAsJSON() throws {
+        let r = try Subprocess.run(try Tools.product("vunwind"),
+                                   ["bench", "vsyscall", "--rounds", "3", "--calls", "1000", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let report = try JSONDecoder().decode(Report.self, from: r.stdoutBytes)
+        XCTAssertEqual(report.rounds, 3)
+        XCTAssertEqual(report.calls, 1000)
+
+        let names = report.candidates.map(\.name) + report.unavailable.map(\.name)
+        let expected = [
+            "floor: return 0 (bare rdtscp loop)",
+            "vgettimeofday(&tv, NULL)", "__vdso_gettimeofday(&tv, NULL)",
+            "vclock_gettime(MONOTONIC, &ts)", "__vdso_clock_gettime(MONOTONIC, &ts)",
+            "vclock_gettime(REALTIME, &ts)", "__vdso_clock_gettime(REALTIME, &ts)",
+            "vtime(NULL)", "__vdso_time(NULL)",
+            "vgetcpu(&cpu, &node, NULL)", "__vdso_getcpu(&cpu, &node, NULL)",
+            "getpid syscall", "gettimeofday syscall (&tv, NULL)",
+            "legacy [vsyscall] gettimeofday (&tv, NULL)",
+        ]
+        XCTAssertEqual(Set(names), Set(expected), "\(names)")
+        XCTAssertEqual(names.count, expected.count, "every candidate exactly once: \(names)")
+        // Only the legacy page may be missing (vsyscall=none, or mapped without x).
+        XCTAssertTrue(report.unavailable.allSatisfy { $0.name.hasPrefix("legacy") }, "\(report.unavailable)")
+
+        for c in report.candidates {
+            XCTAssertGreaterThan(c.medianCycles, 0, c.name)
+            XCTAssertGreaterThan(c.minimumCycles, 0, c.name)
+            XCTAssertLessThanOrEqual(c.minimumCycles, c.medianCycles, c.name)
+        }
+        // Every entry of ours carries its vDSO anchor and the ratio to it.
+        let ours = report.candidates.filter { $0.kind == "ours" }
+        XCTAssertEqual(ours.count, 5)
+        for c in ours {
+            let anchor = try XCTUnwrap(c.anchor, c.name)
+            XCTAssertTrue(report.candidates.contains { $0.name == anchor && $0.kind == "vdso" }, anchor)
+            let ratio = try XCTUnwrap(c.ratio, c.name)
+            XCTAssertTrue(ratio.isFinite && ratio > 0, "\(c.name): \(ratio)")
+        }
+        XCTAssertEqual(Set(report.ratios.map(\.ours)), Set(ours.map(\.name)))
+        XCTAssertTrue(report.ratios.allSatisfy { $0.ratio.isFinite && $0.ratio > 0 })
+    }
+
+    func testBenchRejectsAnUnknownBenchmarkAndNonPositiveCounts() throws {
+        let vunwind = try Tools.product("vunwind")
+        for args in [["bench", "nothing"], ["bench", "vsyscall", "--calls", "0"], ["bench", "vsyscall", "--rounds", "0"]] {
+            let r = try Subprocess.run(vunwind, args)
+            XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
+        }
+    }
+}

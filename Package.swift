@@ -46,6 +46,15 @@ let package = Package(
         .target(name: "VsyscallC", dependencies: ["Vsyscall", "UnwindRegistry"]),
 
         .target(name: "CVunwind"),
+        // libunwind-ptrace accessors that answer for in-memory images (C: libunwind's
+        // accessor table is a struct of C function pointers).
+        .target(name: "CRemoteUnwind", dependencies: ["CLibunwind"]),
+        // Remote unwinding of a stopped process through in-memory images: libunwind-ptrace
+        // with those accessors, and a libdwfl hook that reports the images as modules.
+        .target(
+            name: "RemoteUnwind",
+            dependencies: ["CRemoteUnwind", "CLibunwind", "CLibdw", "Unwind", "ELF", "DwarfCFI", "Bytes"],
+            linkerSettings: [.linkedLibrary("lzma")]),
         .systemLibrary(
             name: "CLibdw", pkgConfig: "libdw",
             providers: [.apt(["libdw-dev", "libelf-dev"])]),
@@ -81,6 +90,9 @@ let package = Package(
             name: "VsyscallTests",
             dependencies: ["Vsyscall", "DwarfCFI", "ELF", "Bytes", "Unwind", "CVunwind", "TestSupport",
                            "fixture-vsyscall", "vunwind"]),
+        .testTarget(
+            name: "RemoteUnwindTests",
+            dependencies: ["RemoteUnwind", "Unwind", "DwarfCFI", "ELF", "Bytes", "CVunwind", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["vunwind", "Unwind", "ELF", "DwarfCFI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

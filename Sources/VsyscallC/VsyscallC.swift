@@ -31,7 +31,7 @@ public func vsyscall_install_with(_ address: UInt, _ faultMode: Int32, _ tickMic
         kinds.insert(kind)
     }
     // The mapping kind is chosen by the environment, so a C program needs no rebuild to try
-    // the other (VUNWIND_VSYSCALL_MAPPING=memfd|shared-anonymous).
+    // the other (VUNWIND_VSYSCALL_MAPPING=memfd|shared-anonymous|private-anonymous).
     var mapping = MappingKind.sharedAnonymous
     if let m = getenv("VUNWIND_VSYSCALL_MAPPING") {
         guard let kind = MappingKind(rawValue: String(cString: m)) else {

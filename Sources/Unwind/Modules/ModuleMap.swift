@@ -23,10 +23,14 @@ public final class ModuleMap: @unchecked Sendable {
         var order: [String] = []
         var found: [Module] = []
         for m in map.mappings {
-            if m.path.hasPrefix("/") {
+            // Shared anonymous memory shows as "/dev/zero (deleted)", a memfd as
+            // "/memfd:NAME (deleted)": paths, but only the process's memory holds them.
+            let memoryOnly = m.path.isEmpty || m.path == "[vdso]" || m.path.hasSuffix(" (deleted)")
+                || m.path.hasPrefix("/dev/zero") || m.path.hasPrefix("/memfd:")
+            if m.path.hasPrefix("/") && !memoryOnly {
                 if byPath[m.path] == nil { order.append(m.path) }
                 byPath[m.path, default: []].append(m)
-            } else if m.path == "[vdso]" || (m.path.isEmpty || m.path.hasPrefix("/memfd:") || m.path.hasPrefix("/dev/zero")) && m.readable {
+            } else if memoryOnly && m.readable {
                 // Memory-only images: an ELF header at the mapping's first byte.
                 guard let magic = try? memory.fetchBytes(from: m.start, count: 4), magic == ELF.magic else { continue }
                 let size = Int(min(m.end - m.start, 1 << 24))

@@ -20,6 +20,14 @@ public final class TracedProcess: @unchecked Sendable {
 
     public init(pid: pid_t) { self.pid = pid }
 
+    /// Attaches to a running process (PTRACE_ATTACH) and waits until it is stopped.
+    public static func attach(_ pid: pid_t) throws -> TracedProcess {
+        guard vu_ptrace_attach(pid) == 0 else { throw SystemError(call: "PTRACE_ATTACH \(pid)", errno: errno) }
+        let p = TracedProcess(pid: pid)
+        try p.waitForStop(SIGSTOP)
+        return p
+    }
+
     /// Waits for the next state change (stop or exit) of the child.
     public func wait() throws -> Stop {
         var status: Int32 = 0

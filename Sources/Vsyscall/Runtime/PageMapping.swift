@@ -22,6 +22,9 @@ public enum MappingKind: String, Sendable, CaseIterable {
     /// consumer sees it: perf's map file covers it, eu-stack -p and gdb read it from
     /// /proc/PID/mem. It cannot be sealed.
     case sharedAnonymous = "shared-anonymous"
+    /// MAP_PRIVATE|MAP_ANONYMOUS, as most JITs map code: no path in /proc/PID/maps, so
+    /// eu-stack -p and libdwfl do not see it (RemoteUnwind's libdwfl hook does).
+    case privateAnonymous = "private-anonymous"
 }
 
 public enum VsyscallError: Error, Equatable, CustomStringConvertible {
@@ -85,8 +88,9 @@ struct PageMapping {
             let seals = Int32(VU_F_SEAL_WRITE | VU_F_SEAL_GROW | VU_F_SEAL_SHRINK | VU_F_SEAL_SEAL)
             guard vu_add_seals(fd, seals) == 0 else { throw fail("F_ADD_SEALS") }
             _ = try mapFixed(base, size, PROT_READ | PROT_EXEC, MAP_SHARED, fd)
-        case .sharedAnonymous:
-            let p = try mapFixed(base, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1)
+        case .sharedAnonymous, .privateAnonymous:
+            let flags = kind == .sharedAnonymous ? MAP_SHARED | MAP_ANONYMOUS : MAP_PRIVATE | MAP_ANONYMOUS
+            let p = try mapFixed(base, size, PROT_READ | PROT_WRITE, flags, -1)
             image.bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: size) }
             guard mprotect(p, size, PROT_READ | PROT_EXEC) == 0 else {
                 munmap(p, size)

@@ -15,8 +15,8 @@
 //   /tmp/perf-PID.map                the four entries while installed, gone after a clean
 //       uninstall.
 //
-// Record options beyond the ones under test: -o FILE, -p PID, -N (do not copy every
-// binary the samples hit into ~/.debug: it changes nothing in the report), -F for the
+// Record options beyond the ones under test: -o FILE, -p PID (perf runs with a scratch
+// HOME, so its build-id cache does not fill the user's ~/.debug), -F for the
 // call-graph runs (fewer 8 KB stack copies; perf loses most of them at the default rate
 // on a busy machine), and `-- sleep T` for the duration. perf report gets only -i, --stdio
 // and --sort symbol. The report runs while the helper is alive: perf resolves the names
@@ -147,11 +147,16 @@ final class ProfilerTests: XCTestCase {
 
     /// Runs perf; fails (naming perf_event_paranoid) if perf cannot record, and stops a
     /// run that takes longer than `timeout` (SIGINT, then SIGKILL).
-    private func perf(_ arguments: [String], timeout: Double = 30, file: StaticString = #filePath,
+    private func perf(_ arguments: [String], home: URL, timeout: Double = 30, file: StaticString = #filePath,
                       line: UInt = #line) throws -> PerfRun {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try Tools.path("perf", file: file, line: line))
         p.arguments = arguments
+        // perf record copies every sampled binary into $HOME/.debug (its build-id cache);
+        // a scratch HOME keeps the runs from filling the user's, without an extra flag.
+        var environment = ProcessInfo.processInfo.environment
+        environment["HOME"] = home.path
+        p.environment = environment
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -204,10 +209,10 @@ final class ProfilerTests: XCTestCase {
         let dir = try Tools.temporaryDirectory("vunwind-perf")
         defer { try? FileManager.default.removeItem(at: dir) }
         let data = dir.appendingPathComponent("perf.data").path
-        _ = try perf(["record", "-N", "-e", "cpu-clock"] + options + ["-o", data, "-p", "\(helper.pid)", "--", "sleep", "\(seconds)"],
-                     file: file, line: line)
+        _ = try perf(["record", "-e", "cpu-clock"] + options + ["-o", data, "-p", "\(helper.pid)", "--", "sleep", "\(seconds)"],
+                     home: dir, file: file, line: line)
         XCTAssertNil(helper.waitForExit(seconds: 0), "the helper exited while perf recorded it", file: file, line: line)
-        let report = try perf(["report", "-i", data, "--stdio", "--sort", "symbol"], file: file, line: line)
+        let report = try perf(["report", "-i", data, "--stdio", "--sort", "symbol"], home: dir, file: file, line: line)
         XCTAssertEqual(report.status, 0, report.stderr, file: file, line: line)
         return (parseReport(report.stdout), report.stdout)
     }

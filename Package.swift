@@ -91,6 +91,9 @@ let package = Package(
             dependencies: ["Vsyscall", "DwarfCFI", "ELF", "Bytes", "Unwind", "CVunwind", "TestSupport",
                            "fixture-vsyscall", "vunwind"]),
         .testTarget(
+            name: "UnwindRegistryTests",
+            dependencies: ["UnwindRegistry", "Vsyscall", "CVunwind", "TestSupport", "fixture-vsyscall"]),
+        .testTarget(
             name: "RemoteUnwindTests",
             dependencies: ["RemoteUnwind", "Unwind", "DwarfCFI", "ELF", "Bytes", "CVunwind", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["vunwind", "Unwind", "ELF", "DwarfCFI", "TestSupport"]),

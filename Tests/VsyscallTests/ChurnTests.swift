@@ -78,33 +78,13 @@ final class ChurnTests: XCTestCase {
         XCTAssertEqual(GDBJITRegistrar.entryCount, 1)
 
         // (iv) libunwind: _U_dyn_info_list has exactly one entry, starting at the text.
-        let libunwind = try XCTUnwrap(dlopen("libunwind.so.8", RTLD_NOW | RTLD_NOLOAD), "libunwind.so.8 is not loaded")
-        defer { dlclose(libunwind) }
-        typealias ListAddress = @convention(c) () -> UInt
-        let listAddress = unsafeBitCast(try XCTUnwrap(dlsym(libunwind, "_U_dyn_info_list_addr")), to: ListAddress.self)
-        let list = try XCTUnwrap(UnsafeRawPointer(bitPattern: listAddress()))
-        var starts: [UInt64] = []
-        // unw_dyn_info_list_t { u32 version, generation; unw_dyn_info_t *first }
-        // unw_dyn_info_t { next, prev, start_ip, end_ip, ... }
-        var info = list.load(fromByteOffset: 8, as: UnsafeRawPointer?.self)
-        while let di = info, starts.count < 1000 {
-            starts.append(di.load(fromByteOffset: 16, as: UInt64.self))
-            info = di.load(as: UnsafeRawPointer?.self)
-        }
-        XCTAssertEqual(starts, [0x6000_0000_1000], "_U_dyn_info_list's entries")
+        XCTAssertEqual(try Consumers.libunwindDynamicStarts(), [0x6000_0000_1000], "_U_dyn_info_list's entries")
 
         // (i) libgcc: its registry finds each entry's FDE (the crossing itself, from a
         // SIGSEGV handler, is the helper test's: it needs C in the faulting process).
-        let libgcc = try XCTUnwrap(dlopen("libgcc_s.so.1", RTLD_NOW), "libgcc_s.so.1")
-        defer { dlclose(libgcc) }
-        typealias FindFDE = @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer) -> UnsafeRawPointer?
-        let findFDE = unsafeBitCast(try XCTUnwrap(dlsym(libgcc, "_Unwind_Find_FDE")), to: FindFDE.self)
         for entry in page.image.entries {
-            // struct dwarf_eh_bases { void *tbase, *dbase, *func; }
-            var bases: (UInt64, UInt64, UInt64) = (0, 0, 0)
-            let fde = withUnsafeMutableBytes(of: &bases) { findFDE(UnsafeMutableRawPointer(bitPattern: UInt(entry.address + 1)), $0.baseAddress!) }
-            XCTAssertNotNil(fde, "libgcc finds no FDE for \(entry.kind.name)")
-            XCTAssertEqual(bases.2, entry.address, "libgcc's FDE for \(entry.kind.name) starts elsewhere")
+            XCTAssertEqual(try Consumers.libgccFunctionStart(for: entry.address + 1), entry.address,
+                           "libgcc's FDE for \(entry.kind.name)")
         }
     }
 

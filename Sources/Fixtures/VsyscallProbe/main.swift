@@ -12,6 +12,10 @@
 //                    Before them "handlers segv=D bus=D" (D: "default" or the handler's
 //                    address: sigsegv mode must not install one), after them
 //                    "fixups-taken N" and "done N".
+//   binding          print "before LIB", install the page with every registrar, print
+//                    "after LIB", where LIB is the file the process's global
+//                    _Unwind_RaiseException (dlsym RTLD_DEFAULT) comes from: registering
+//                    with libunwind must not hand C++ throws to libunwind.so.8.
 
 import CVunwind
 import Vsyscall
@@ -175,6 +179,25 @@ func sigsegvProbe() -> Never {
     exit(0)
 }
 
+// MARK: binding
+
+func globalRaiseException() -> String {
+    guard let p = dlsym(nil, "_Unwind_RaiseException") else { return "none" }
+    var path = [CChar](repeating: 0, count: 4096)
+    guard vu_dladdr_path(p, &path, UInt(path.count)) != 0 else { return "unknown" }
+    return String(cString: path)
+}
+
+func binding() -> Never {
+    say("before \(globalRaiseException())")
+    let page: VsyscallPage
+    do { page = try Vsyscall.install() } catch { fail("install: \(error)") }
+    say("registrars \(page.registrars.map(\.rawValue).joined(separator: " "))")
+    say("after \(globalRaiseException())")
+    do { try page.uninstall() } catch { fail("uninstall: \(error)") }
+    exit(0)
+}
+
 let arguments = CommandLine.arguments
 if arguments.count < 2 { fail("usage: fixture-vsyscall MODE ...") }
 switch arguments[1] {
@@ -183,6 +206,8 @@ case "crash":
     crash(directory: arguments[2])
 case "sigsegv-probe":
     sigsegvProbe()
+case "binding":
+    binding()
 default:
     fail("fixture-vsyscall: unknown mode \(arguments[1])")
 }

@@ -113,6 +113,8 @@ enum CFIText {
                 }
                 b.newline()
             }
+            // readelf ends each section with one more blank line.
+            b.newline()
         }
         return b.bytes
     }

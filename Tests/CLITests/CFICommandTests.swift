@@ -50,6 +50,32 @@ final class CFICommandTests: XCTestCase {
         XCTAssertGreaterThan(try compareWithReadelf(path), 5)
     }
 
+    // Beyond row equality: where the CFI is written so that every advance changes a rule
+    // (as readelf prints a row at every advance and we merge identical ones), the two
+    // listings are the same bytes. libgcc_s and libstdc++ are such files, and so is the
+    // vsyscall page (its tracker puts remember_state where the last rule changed).
+    func testCFIRowsOutputIsByteIdenticalToReadelfForLibgccSLibstdcxxAndTheEmittedPage() throws {
+        let dir = try Tools.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let page = dir.appendingPathComponent("page.so").path
+        let vunwind = try Tools.product("vunwind")
+        let emit = try Subprocess.run(vunwind, ["emit", "--elf", page])
+        XCTAssertEqual(emit.status, 0, emit.stderr)
+        for path in [try SystemLibraries.path("libgcc_s.so.1"), try SystemLibraries.path("libstdc++.so.6"), page] {
+            let readelf = try Subprocess.run(try Tools.path("readelf"), ["--debug-dump=no-follow-links", "--debug-dump=frames-interp", path])
+            let ours = try Subprocess.run(vunwind, ["cfi", "--rows", path])
+            XCTAssertEqual(ours.status, 0, ours.stderr)
+            XCTAssertGreaterThan(readelf.stdoutBytes.count, 1000, path)
+            if ours.stdoutBytes != readelf.stdoutBytes {
+                let a = readelf.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+                let b = ours.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+                let first = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
+                XCTFail("\(path): first difference at line \(first + 1):\n readelf \(first < a.count ? String(a[first]) : "<end>")"
+                        + "\n ours    \(first < b.count ? String(b[first]) : "<end>")")
+            }
+        }
+    }
+
     func testCFIVDSOFlagListsTheVDSOThatAFileDumpOfItListsToo() throws {
         let vunwind = try Tools.product("vunwind")
         let live = try Subprocess.run(vunwind, ["cfi", "--vdso", "--rows"])

@@ -97,9 +97,12 @@ public struct CFITracker: Sendable {
     }
 
     /// Before an early return: the code after the `ret` is still inside the frame.
+    /// Remembering changes no rule, so it goes where the last rule changed rather than at
+    /// `offset`: that saves an advance, and no row appears that only repeats the one
+    /// before it (readelf prints a row at every advance).
     mutating func rememberState(at offset: UInt64) {
         remembered.append(state)
-        emit(.rememberState, at: offset)
+        emit(.rememberState, at: min(offset, instructions.last?.offset ?? 0))
     }
 
     /// After the early return's `ret`.

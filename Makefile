@@ -27,6 +27,7 @@ deps:
 
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product vunwind
+	$(SWIFT) build -c $(CONFIG) --product vunwind-vsyscall
 
 # Debug build (assertions on); the suite runs in parallel workers.
 test: deps
@@ -34,7 +35,7 @@ test: deps
 	$(SWIFT) test --skip-build --parallel --num-workers 2
 
 demo: build
-	./scripts/demo.sh $(BIN)
+	./scripts/demo.sh .build/$(CONFIG)
 
 bench: build
 	$(BIN) bench

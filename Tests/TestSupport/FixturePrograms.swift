@@ -4,6 +4,7 @@
 // include/vunwind/vsyscall.h, the generated linker script and libvunwind-vsyscall.so.
 
 import Foundation
+import Synchronization
 import XCTest
 
 public enum FixturePrograms {
@@ -30,4 +31,30 @@ public enum FixturePrograms {
         XCTAssertEqual(r.status, 0, "\(compiler) \(arguments.joined(separator: " "))\n\(r.stderr)", file: file, line: line)
         return output
     }
+
+    /// `source` built once per test process with the default options, into one folder
+    /// that is removed when the process exits: for test classes that spawn the same
+    /// program many times.
+    public static func shared(_ source: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        try sharedBuilds.withLock { state in
+            if let path = state.programs[source] { return path }
+            let folder: URL
+            if let f = state.folder {
+                folder = f
+            } else {
+                folder = try Tools.temporaryDirectory("vunwind-programs")
+                state.folder = folder
+                atexit { FixturePrograms.sharedBuilds.withLock { if let f = $0.folder { try? FileManager.default.removeItem(at: f) } } }
+            }
+            let path = try build(source, in: folder, file: file, line: line)
+            state.programs[source] = path
+            return path
+        }
+    }
+
+    struct SharedBuilds {
+        var folder: URL?
+        var programs: [String: String] = [:]
+    }
+    static let sharedBuilds = Mutex(SharedBuilds())
 }

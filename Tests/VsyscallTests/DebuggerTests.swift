@@ -185,25 +185,7 @@ fileprivate final class SteppedProbe {
 }
 
 final class DebuggerTests: XCTestCase {
-    /// debug_probe, built once per test process into a folder removed after the class's tests.
-    nonisolated(unsafe) private static var builtProbe: String?
-    nonisolated(unsafe) private static var buildFolder: URL?
-
-    override class func tearDown() {
-        if let d = buildFolder { try? FileManager.default.removeItem(at: d) }
-        buildFolder = nil
-        builtProbe = nil
-        super.tearDown()
-    }
-
-    private func probe() throws -> String {
-        if let p = Self.builtProbe { return p }
-        let dir = try Tools.temporaryDirectory("vunwind-debugger")
-        Self.buildFolder = dir
-        let p = try FixturePrograms.build("debug_probe.c", in: dir)
-        Self.builtProbe = p
-        return p
-    }
+    private func probe() throws -> String { try FixturePrograms.shared("debug_probe.c") }
 
     // MARK: Live
 

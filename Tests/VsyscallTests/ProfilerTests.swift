@@ -108,25 +108,7 @@ fileprivate func parseReport(_ text: String) -> [ReportEntry] {
 }
 
 final class ProfilerTests: XCTestCase {
-    /// spin, built once per test process into a folder removed after the class's tests.
-    nonisolated(unsafe) private static var builtSpin: String?
-    nonisolated(unsafe) private static var buildFolder: URL?
-
-    override class func tearDown() {
-        if let d = buildFolder { try? FileManager.default.removeItem(at: d) }
-        buildFolder = nil
-        builtSpin = nil
-        super.tearDown()
-    }
-
-    private func spinProgram() throws -> String {
-        if let p = Self.builtSpin { return p }
-        let dir = try Tools.temporaryDirectory("vunwind-profiler")
-        Self.buildFolder = dir
-        let p = try FixturePrograms.build("spin.c", in: dir)
-        Self.builtSpin = p
-        return p
-    }
+    private func spinProgram() throws -> String { try FixturePrograms.shared("spin.c") }
 
     /// spin ENTRY [SECONDS], once its perf map holds the four entries (it is installed).
     private func spinning(_ entry: String, seconds: Double? = nil) throws -> SpinHelper {

@@ -9,6 +9,7 @@
 // again, and a hit is a binary search instead of replaying the FDE. Caches are behind
 // locks, so one CallFrameInfo may serve several threads.
 
+import Bytes
 import Synchronization
 
 public final class CallFrameInfo: Sendable {
@@ -138,12 +139,7 @@ public final class CallFrameInfo: Sendable {
             }
         }
         // Binary search for the last entry starting at or before pc.
-        var lo = 0, hi = index.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if index[mid].start <= pc { lo = mid + 1 } else { hi = mid }
-        }
-        var i = lo - 1
+        var i = index.partitionPoint { $0.start <= pc } - 1
         // Overlapping FDEs are rare but legal: look back over the few that could cover pc.
         var looked = 0
         while i >= 0 && looked < 8 {
@@ -183,11 +179,7 @@ public final class CallFrameInfo: Sendable {
             let offset = fdeAddress &- e.address
             return offset < UInt64(e.bytes.count) ? Int(offset) : nil
         }
-        var lo = 0, hi = index.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if index[mid].start <= pc { lo = mid + 1 } else { hi = mid }
-        }
+        let lo = index.partitionPoint { $0.start <= pc }
         guard lo > 0 else { return nil }
         let entry = index[lo - 1]
         return entry.inDebugFrame ? -1 - entry.offset : entry.offset
@@ -222,11 +214,7 @@ public final class CallFrameInfo: Sendable {
 
     /// The row whose range holds `pc`, by binary search over sorted, disjoint rows.
     static func search(_ rows: [UnwindRow], _ pc: UInt64) -> UnwindRow? {
-        var lo = 0, hi = rows.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if rows[mid].start <= pc { lo = mid + 1 } else { hi = mid }
-        }
+        let lo = rows.partitionPoint { $0.start <= pc }
         guard lo > 0, pc < rows[lo - 1].end else { return nil }
         return rows[lo - 1]
     }

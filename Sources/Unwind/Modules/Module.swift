@@ -50,11 +50,7 @@ public final class Module: @unchecked Sendable {
         }
         let symbols = sortedSymbols!
         let link = address &- bias
-        var lo = 0, hi = symbols.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if symbols[mid].value <= link { lo = mid + 1 } else { hi = mid }
-        }
+        let lo = symbols.partitionPoint { $0.value <= link }
         var i = lo - 1
         while i >= 0 {
             let s = symbols[i]

@@ -52,12 +52,7 @@ public final class ModuleMap: @unchecked Sendable {
     }
 
     public func module(containing address: UInt64) -> Module? {
-        var lo = 0, hi = modules.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if modules[mid].base <= address { lo = mid + 1 } else { hi = mid }
-        }
-        var i = lo - 1
+        var i = modules.partitionPoint { $0.base <= address } - 1
         while i >= 0 {
             if modules[i].contains(address) { return modules[i] }
             if address - modules[i].base > 1 << 32 { break }

@@ -13,9 +13,30 @@ long vu_process_vm_readv(pid_t pid, void *local, size_t length, uint64_t remote)
 unsigned long vu_getauxval(unsigned long type) { return getauxval(type); }
 
 #include <sys/mman.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <unistd.h>
 
 int vu_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING); }
+
+int vu_memfd_with_bytes(const char *name, const void *data, unsigned long size) {
+    int fd = vu_memfd_create(name);
+    if (fd < 0) return -1;
+    const char *p = data;
+    unsigned long done = 0;
+    while (done < size) {
+        ssize_t n = write(fd, p + done, size - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        done += (unsigned long)n;
+    }
+    return fd;
+}
 int vu_add_seals(int fd, int seals) { return fcntl(fd, F_ADD_SEALS, seals); }
 int vu_get_seals(int fd) { return fcntl(fd, F_GET_SEALS); }
 

@@ -83,19 +83,3 @@ int vu_dladdr_path(const void *address, char *buf, unsigned long size) {
     buf[size - 1] = 0;
     return 1;
 }
-
-#include <sys/mman.h>
-#include <unistd.h>
-
-int vu_memfd_with_bytes(const char *name, const void *data, unsigned long size) {
-    int fd = memfd_create(name, MFD_CLOEXEC);
-    if (fd < 0) return -1;
-    const char *p = data;
-    unsigned long done = 0;
-    while (done < size) {
-        ssize_t n = write(fd, p + done, size - done);
-        if (n <= 0) { close(fd); return -1; }
-        done += (unsigned long)n;
-    }
-    return fd;
-}

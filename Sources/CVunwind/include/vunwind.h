@@ -44,6 +44,10 @@ uint64_t vu_fixups_taken(void);
 
 // memfd and sealing, which Swift's Glibc module does not export.
 int vu_memfd_create(const char *name);
+/// A memfd (sealing allowed) holding `size` bytes of `data`: the vsyscall image before it
+/// is sealed and mapped, or an in-memory ELF image for a library that wants a file
+/// descriptor. -1 with errno on failure.
+int vu_memfd_with_bytes(const char *name, const void *data, unsigned long size);
 int vu_add_seals(int fd, int seals);
 int vu_get_seals(int fd);
 enum {

@@ -40,7 +40,3 @@ void vu_libunwind_dyn_info_destroy(void *info);
 
 /// dladdr's dli_fname for `address` copied into buf (NUL-terminated); 0 if not found.
 int vu_dladdr_path(const void *address, char *buf, unsigned long size);
-
-/// An anonymous memfd holding `size` bytes of `data` (for handing an in-memory ELF image
-/// to a library that wants a file descriptor); -1 on failure.
-int vu_memfd_with_bytes(const char *name, const void *data, unsigned long size);

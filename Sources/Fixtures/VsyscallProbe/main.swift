@@ -185,7 +185,7 @@ func globalRaiseException() -> String {
     guard let p = dlsym(nil, "_Unwind_RaiseException") else { return "none" }
     var path = [CChar](repeating: 0, count: 4096)
     guard vu_dladdr_path(p, &path, UInt(path.count)) != 0 else { return "unknown" }
-    return String(cString: path)
+    return String(decoding: path.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 func binding() -> Never {

@@ -75,16 +75,9 @@ struct PageMapping {
         let size = Int(VsyscallImage.imageSize)
         switch kind {
         case .memfd:
-            let fd = vu_memfd_create("vunwind-vsyscall")
-            guard fd >= 0 else { throw fail("memfd_create") }
+            let fd = image.bytes.withUnsafeBytes { vu_memfd_with_bytes("vunwind-vsyscall", $0.baseAddress, UInt(size)) }
+            guard fd >= 0 else { throw fail("writing the image to a memfd") }
             defer { close(fd) }
-            guard ftruncate(fd, off_t(size)) == 0 else { throw fail("ftruncate") }
-            var done = 0
-            while done < size {
-                let n = image.bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, size - done, off_t(done)) }
-                if n < 0 { if errno == EINTR { continue }; throw fail("pwrite") }
-                done += n
-            }
             let seals = Int32(VU_F_SEAL_WRITE | VU_F_SEAL_GROW | VU_F_SEAL_SHRINK | VU_F_SEAL_SEAL)
             guard vu_add_seals(fd, seals) == 0 else { throw fail("F_ADD_SEALS") }
             _ = try mapFixed(base, size, PROT_READ | PROT_EXEC, MAP_SHARED, fd)

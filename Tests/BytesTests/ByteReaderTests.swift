@@ -3,21 +3,8 @@
 // fact per test; failures are asserted as the exact ByteReadError and its exact text.
 
 import Bytes
+import TestSupport
 import XCTest
-
-/// Fails unless `body` throws exactly `expected`, whose description is exactly `text`.
-private func assertThrows<E: Error & Equatable>(_ expected: E, _ text: String, file: StaticString = #filePath,
-                                                line: UInt = #line, _ body: () throws -> Void) {
-    do {
-        try body()
-        XCTFail("no error; expected \(text)", file: file, line: line)
-    } catch let e as E {
-        XCTAssertEqual(e, expected, file: file, line: line)
-        XCTAssertEqual("\(e)", text, file: file, line: line)
-    } catch {
-        XCTFail("unexpected \(type(of: error)): \(error)", file: file, line: line)
-    }
-}
 
 /// Decodes one ULEB128 from `bytes` and checks that it used all of them.
 private func uleb(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line) throws -> UInt64 {
@@ -65,7 +52,7 @@ final class ByteReaderTests: XCTestCase {
 
     func testULEB128TenthBytePayload02OverflowsAtOffsetOfFirstByte() {
         var r = ByteReader([0xee] + [UInt8](repeating: 0xff, count: 9) + [0x02], origin: 0x1000)
-        assertThrows(ByteReadError(offset: 0x1001, reason: .lebOverflow),
+        assertThrowsExactly(ByteReadError(offset: 0x1001, reason: .lebOverflow),
                      "at 0x1001: LEB128 value does not fit in 64 bits") {
             _ = try r.u8()
             _ = try r.uleb128()
@@ -74,14 +61,14 @@ final class ByteReaderTests: XCTestCase {
 
     func testULEB128NonzeroEleventhByteOverflows() {
         var r = ByteReader([UInt8](repeating: 0x80, count: 10) + [0x01])
-        assertThrows(ByteReadError(offset: 0, reason: .lebOverflow), "at 0x0: LEB128 value does not fit in 64 bits") {
+        assertThrowsExactly(ByteReadError(offset: 0, reason: .lebOverflow), "at 0x0: LEB128 value does not fit in 64 bits") {
             _ = try r.uleb128()
         }
     }
 
     func testULEB128WithoutFinalByteIsUnterminatedAtItsFirstByte() {
         var r = ByteReader([0x00, 0x80, 0x80], origin: 0x20)
-        assertThrows(ByteReadError(offset: 0x21, reason: .lebUnterminated),
+        assertThrowsExactly(ByteReadError(offset: 0x21, reason: .lebUnterminated),
                      "at 0x21: LEB128 value runs past the end of its range") {
             _ = try r.u8()
             _ = try r.uleb128()
@@ -90,7 +77,7 @@ final class ByteReaderTests: XCTestCase {
 
     func testULEB128AtEndOfEmptyReaderIsUnterminated() {
         var r = ByteReader([], origin: 7)
-        assertThrows(ByteReadError(offset: 7, reason: .lebUnterminated),
+        assertThrowsExactly(ByteReadError(offset: 7, reason: .lebUnterminated),
                      "at 0x7: LEB128 value runs past the end of its range") { _ = try r.uleb128() }
     }
 
@@ -98,7 +85,7 @@ final class ByteReaderTests: XCTestCase {
         // The final byte 0x01 exists in the storage but not in the reader's range.
         var outer = ByteReader([0x80, 0x01])
         var sub = try outer.subReader(count: 1)
-        assertThrows(ByteReadError(offset: 0, reason: .lebUnterminated),
+        assertThrowsExactly(ByteReadError(offset: 0, reason: .lebUnterminated),
                      "at 0x0: LEB128 value runs past the end of its range") { _ = try sub.uleb128() }
     }
 
@@ -143,14 +130,14 @@ final class ByteReaderTests: XCTestCase {
     func testSLEB128TenthByte01Overflows() {
         // +2^63 does not fit Int64.
         var r = ByteReader([UInt8](repeating: 0x80, count: 9) + [0x01], origin: 0x40)
-        assertThrows(ByteReadError(offset: 0x40, reason: .lebOverflow), "at 0x40: LEB128 value does not fit in 64 bits") {
+        assertThrowsExactly(ByteReadError(offset: 0x40, reason: .lebOverflow), "at 0x40: LEB128 value does not fit in 64 bits") {
             _ = try r.sleb128()
         }
     }
 
     func testSLEB128TenthByte7eOverflows() {
         var r = ByteReader([UInt8](repeating: 0x80, count: 9) + [0x7e])
-        assertThrows(ByteReadError(offset: 0, reason: .lebOverflow), "at 0x0: LEB128 value does not fit in 64 bits") {
+        assertThrowsExactly(ByteReadError(offset: 0, reason: .lebOverflow), "at 0x0: LEB128 value does not fit in 64 bits") {
             _ = try r.sleb128()
         }
     }
@@ -158,7 +145,7 @@ final class ByteReaderTests: XCTestCase {
     func testSLEB128EleventhByteThatContradictsTheSignOverflows() {
         // Bits 0..69 are zero, bits 70 and up are ones: -2^70.
         var r = ByteReader([0xaa, 0xbb] + [UInt8](repeating: 0x80, count: 10) + [0x7f], origin: 0x100)
-        assertThrows(ByteReadError(offset: 0x102, reason: .lebOverflow),
+        assertThrowsExactly(ByteReadError(offset: 0x102, reason: .lebOverflow),
                      "at 0x102: LEB128 value does not fit in 64 bits") {
             _ = try r.u16()
             _ = try r.sleb128()
@@ -167,7 +154,7 @@ final class ByteReaderTests: XCTestCase {
 
     func testSLEB128WithoutFinalByteIsUnterminatedAtItsFirstByte() {
         var r = ByteReader([0x01, 0xff, 0xff], origin: 0x30)
-        assertThrows(ByteReadError(offset: 0x31, reason: .lebUnterminated),
+        assertThrowsExactly(ByteReadError(offset: 0x31, reason: .lebUnterminated),
                      "at 0x31: LEB128 value runs past the end of its range") {
             _ = try r.u8()
             _ = try r.sleb128()
@@ -237,7 +224,7 @@ final class ByteReaderTests: XCTestCase {
 
     func testU32WithThreeBytesLeftIsTruncatedWithNeededAndAvailableAtAbsoluteOffset() {
         var r = ByteReader([0xaa, 0x01, 0x02, 0x03], origin: 0x400)
-        assertThrows(ByteReadError(offset: 0x401, reason: .truncated(needed: 4, available: 3)),
+        assertThrowsExactly(ByteReadError(offset: 0x401, reason: .truncated(needed: 4, available: 3)),
                      "at 0x401: truncated: need 4 bytes, 3 left") {
             _ = try r.u8()
             _ = try r.u32()
@@ -246,13 +233,13 @@ final class ByteReaderTests: XCTestCase {
 
     func testU16WithOneByteLeftIsTruncated() {
         var r = ByteReader([0x01], origin: 0x10)
-        assertThrows(ByteReadError(offset: 0x10, reason: .truncated(needed: 2, available: 1)),
+        assertThrowsExactly(ByteReadError(offset: 0x10, reason: .truncated(needed: 2, available: 1)),
                      "at 0x10: truncated: need 2 bytes, 1 left") { _ = try r.u16() }
     }
 
     func testU64AtTheEndIsTruncatedWithZeroAvailable() {
         var r = ByteReader([0x01, 0x02], origin: 0xfff0)
-        assertThrows(ByteReadError(offset: 0xfff2, reason: .truncated(needed: 8, available: 0)),
+        assertThrowsExactly(ByteReadError(offset: 0xfff2, reason: .truncated(needed: 8, available: 0)),
                      "at 0xfff2: truncated: need 8 bytes, 0 left") {
             _ = try r.u16()
             _ = try r.u64()
@@ -261,7 +248,7 @@ final class ByteReaderTests: XCTestCase {
 
     func testU8OnEmptyReaderIsTruncated() {
         var r = ByteReader([])
-        assertThrows(ByteReadError(offset: 0, reason: .truncated(needed: 1, available: 0)),
+        assertThrowsExactly(ByteReadError(offset: 0, reason: .truncated(needed: 1, available: 0)),
                      "at 0x0: truncated: need 1 bytes, 0 left") { _ = try r.u8() }
     }
 
@@ -283,7 +270,7 @@ final class ByteReaderTests: XCTestCase {
 
     func testBytesWithNegativeCountIsOutOfRange() {
         var r = ByteReader([1, 2, 3])
-        assertThrows(ByteReadError(offset: 0, reason: .outOfRange(target: -1)),
+        assertThrowsExactly(ByteReadError(offset: 0, reason: .outOfRange(target: -1)),
                      "at 0x0: offset 0x-1 is outside the range") { _ = try r.bytes(-1) }
     }
 
@@ -303,7 +290,7 @@ final class ByteReaderTests: XCTestCase {
 
     func testCStringWithoutNulIsTruncatedAtItsStart() {
         var r = ByteReader([0x00, 0x61, 0x62], origin: 0x10)
-        assertThrows(ByteReadError(offset: 0x11, reason: .truncated(needed: 3, available: 2)),
+        assertThrowsExactly(ByteReadError(offset: 0x11, reason: .truncated(needed: 3, available: 2)),
                      "at 0x11: truncated: need 3 bytes, 2 left") {
             _ = try r.cString()
             _ = try r.cString()
@@ -313,7 +300,7 @@ final class ByteReaderTests: XCTestCase {
     func testCStringDoesNotFindANulBeyondItsRange() throws {
         var outer = ByteReader([0x61, 0x00])
         var sub = try outer.subReader(count: 1)
-        assertThrows(ByteReadError(offset: 0, reason: .truncated(needed: 2, available: 1)),
+        assertThrowsExactly(ByteReadError(offset: 0, reason: .truncated(needed: 2, available: 1)),
                      "at 0x0: truncated: need 2 bytes, 1 left") { _ = try sub.cString() }
     }
 
@@ -334,13 +321,13 @@ final class ByteReaderTests: XCTestCase {
         var r = ByteReader([0, 1, 2, 3, 4, 5, 6, 7], origin: 0x100)
         try r.skip(2)
         var sub = try r.subReader(count: 3)
-        assertThrows(ByteReadError(offset: 0x102, reason: .truncated(needed: 4, available: 3)),
+        assertThrowsExactly(ByteReadError(offset: 0x102, reason: .truncated(needed: 4, available: 3)),
                      "at 0x102: truncated: need 4 bytes, 3 left") { _ = try sub.u32() }
     }
 
     func testSubReaderLongerThanRemainingIsTruncated() {
         var r = ByteReader([0, 1, 2], origin: 0x50)
-        assertThrows(ByteReadError(offset: 0x51, reason: .truncated(needed: 5, available: 2)),
+        assertThrowsExactly(ByteReadError(offset: 0x51, reason: .truncated(needed: 5, available: 2)),
                      "at 0x51: truncated: need 5 bytes, 2 left") {
             _ = try r.u8()
             _ = try r.subReader(count: 5)
@@ -349,7 +336,7 @@ final class ByteReaderTests: XCTestCase {
 
     func testSubReaderWithNegativeCountIsOutOfRange() {
         var r = ByteReader([0, 1, 2])
-        assertThrows(ByteReadError(offset: 0, reason: .outOfRange(target: -2)),
+        assertThrowsExactly(ByteReadError(offset: 0, reason: .outOfRange(target: -2)),
                      "at 0x0: offset 0x-2 is outside the range") { _ = try r.subReader(count: -2) }
     }
 
@@ -364,7 +351,7 @@ final class ByteReaderTests: XCTestCase {
 
     func testReaderAtBeyondStorageIsOutOfRange() {
         let r = ByteReader([0, 1, 2, 3], origin: 0x1000)
-        assertThrows(ByteReadError(offset: 0x1000, reason: .outOfRange(target: 3)),
+        assertThrowsExactly(ByteReadError(offset: 0x1000, reason: .outOfRange(target: 3)),
                      "at 0x1000: offset 0x3 is outside the range") { _ = try r.reader(at: 3, count: 2) }
     }
 
@@ -379,7 +366,7 @@ final class ByteReaderTests: XCTestCase {
 
     func testSeekPastEndIsOutOfRangeAtCurrentOffset() {
         var r = ByteReader([1, 2, 3], origin: 0x10)
-        assertThrows(ByteReadError(offset: 0x11, reason: .outOfRange(target: 4)),
+        assertThrowsExactly(ByteReadError(offset: 0x11, reason: .outOfRange(target: 4)),
                      "at 0x11: offset 0x4 is outside the range") {
             _ = try r.u8()
             try r.seek(to: 4)
@@ -388,14 +375,14 @@ final class ByteReaderTests: XCTestCase {
 
     func testSeekToNegativeIndexIsOutOfRange() {
         var r = ByteReader([1, 2, 3])
-        assertThrows(ByteReadError(offset: 0, reason: .outOfRange(target: -1)),
+        assertThrowsExactly(ByteReadError(offset: 0, reason: .outOfRange(target: -1)),
                      "at 0x0: offset 0x-1 is outside the range") { try r.seek(to: -1) }
     }
 
     func testSeekBeforeTheStartOfARangedReaderIsOutOfRange() throws {
         // A reader over bytes[2..<5] may not seek to the storage bytes before its range.
         var r = ByteReader([0, 1, 2, 3, 4, 5], range: 2..<5, origin: 0x100)
-        assertThrows(ByteReadError(offset: 0x102, reason: .outOfRange(target: 1)),
+        assertThrowsExactly(ByteReadError(offset: 0x102, reason: .outOfRange(target: 1)),
                      "at 0x102: offset 0x1 is outside the range") { try r.seek(to: 1) }
         try r.seek(to: 2)
         XCTAssertEqual(try r.u8(), 2)
@@ -403,13 +390,13 @@ final class ByteReaderTests: XCTestCase {
 
     func testSeekPastTheEndOfARangedReaderIsOutOfRangeEvenInsideStorage() {
         var r = ByteReader([0, 1, 2, 3, 4, 5], range: 2..<5)
-        assertThrows(ByteReadError(offset: 2, reason: .outOfRange(target: 6)),
+        assertThrowsExactly(ByteReadError(offset: 2, reason: .outOfRange(target: 6)),
                      "at 0x2: offset 0x6 is outside the range") { try r.seek(to: 6) }
     }
 
     func testSkipPastEndIsTruncated() {
         var r = ByteReader([1, 2, 3], origin: 0x20)
-        assertThrows(ByteReadError(offset: 0x21, reason: .truncated(needed: 3, available: 2)),
+        assertThrowsExactly(ByteReadError(offset: 0x21, reason: .truncated(needed: 3, available: 2)),
                      "at 0x21: truncated: need 3 bytes, 2 left") {
             _ = try r.u8()
             try r.skip(3)
@@ -418,7 +405,7 @@ final class ByteReaderTests: XCTestCase {
 
     func testSkipBackwardsIsOutOfRange() {
         var r = ByteReader([1, 2, 3])
-        assertThrows(ByteReadError(offset: 2, reason: .outOfRange(target: 1)),
+        assertThrowsExactly(ByteReadError(offset: 2, reason: .outOfRange(target: 1)),
                      "at 0x2: offset 0x1 is outside the range") {
             try r.skip(2)
             try r.skip(-1)
@@ -427,7 +414,7 @@ final class ByteReaderTests: XCTestCase {
 
     func testErrorOffsetWrapsInsteadOfTrappingNearUInt64Max() {
         var r = ByteReader([0x01], origin: UInt64.max)
-        assertThrows(ByteReadError(offset: 0, reason: .truncated(needed: 2, available: 0)),
+        assertThrowsExactly(ByteReadError(offset: 0, reason: .truncated(needed: 2, available: 0)),
                      "at 0x0: truncated: need 2 bytes, 0 left") {
             _ = try r.u8()
             _ = try r.u16()
@@ -491,7 +478,7 @@ final class ByteReaderTests: XCTestCase {
     func testSnapshotReadAcrossAGapThrowsMemoryReadErrorForTheWholeRead() {
         var m = SnapshotMemoryReader(address: 0x1000, bytes: [1, 2, 3, 4])
         m.add(address: 0x1008, bytes: [5, 6, 7, 8])
-        assertThrows(MemoryReadError(address: 0x1002, count: 8),
+        assertThrowsExactly(MemoryReadError(address: 0x1002, count: 8),
                      "at 0x1002: cannot read 8 bytes at 0x1002: not mapped") {
             _ = try m.fetch(UInt64.self, from: 0x1002)
         }
@@ -499,7 +486,7 @@ final class ByteReaderTests: XCTestCase {
 
     func testSnapshotReadAtRegionEndFails() {
         let m = SnapshotMemoryReader(address: 0x1000, bytes: [1, 2, 3, 4])
-        assertThrows(MemoryReadError(address: 0x1004, count: 1),
+        assertThrowsExactly(MemoryReadError(address: 0x1004, count: 1),
                      "at 0x1004: cannot read 1 bytes at 0x1004: not mapped") {
             _ = try m.fetch(UInt8.self, from: 0x1004)
         }
@@ -507,7 +494,7 @@ final class ByteReaderTests: XCTestCase {
 
     func testSnapshotReadBelowFirstRegionFails() {
         let m = SnapshotMemoryReader(address: 0x1000, bytes: [1, 2, 3, 4])
-        assertThrows(MemoryReadError(address: 0xfff, count: 2),
+        assertThrowsExactly(MemoryReadError(address: 0xfff, count: 2),
                      "at 0xfff: cannot read 2 bytes at 0xfff: not mapped") { _ = try m.fetch(UInt16.self, from: 0xfff) }
     }
 
@@ -524,7 +511,7 @@ final class ByteReaderTests: XCTestCase {
 
     func testFetchCStringLongerThanLimitFails() {
         let m = SnapshotMemoryReader(address: 0x2000, bytes: Array("abcdef\0".utf8))
-        assertThrows(MemoryReadError(address: 0x2000, count: 4, detail: "string longer than 4 bytes"),
+        assertThrowsExactly(MemoryReadError(address: 0x2000, count: 4, detail: "string longer than 4 bytes"),
                      "at 0x2000: cannot read 4 bytes at 0x2000: string longer than 4 bytes") {
             _ = try m.fetchCString(from: 0x2000, limit: 4)
         }

@@ -5,6 +5,7 @@
 
 import Bytes
 import DwarfCFI
+import TestSupport
 import XCTest
 
 /// Hand-assembled CFI entries, so the reader is tested against bytes no writer of ours made.

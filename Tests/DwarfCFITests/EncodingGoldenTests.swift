@@ -6,21 +6,8 @@
 
 import Bytes
 import DwarfCFI
+import TestSupport
 import XCTest
-
-/// Fails unless `body` throws exactly `expected` with exactly the description `text`.
-func assertThrowsExactly<E: Error & Equatable>(_ expected: E, _ text: String, file: StaticString = #filePath,
-                                               line: UInt = #line, _ body: () throws -> Void) {
-    do {
-        try body()
-        XCTFail("no error; expected \(text)", file: file, line: line)
-    } catch let e as E {
-        XCTAssertEqual(e, expected, file: file, line: line)
-        XCTAssertEqual("\(e)", text, file: file, line: line)
-    } catch {
-        XCTFail("unexpected \(type(of: error)): \(error)", file: file, line: line)
-    }
-}
 
 final class EncodingGoldenTests: XCTestCase {
     /// x86-64 defaults: code alignment 1, data alignment -8.

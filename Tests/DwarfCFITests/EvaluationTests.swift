@@ -5,6 +5,7 @@
 
 import Bytes
 import DwarfCFI
+import TestSupport
 import XCTest
 
 final class EvaluationTests: XCTestCase {

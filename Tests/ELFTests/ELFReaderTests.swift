@@ -9,19 +9,6 @@ import Foundation
 import TestSupport
 import XCTest
 
-private func assertThrows<E: Error & Equatable>(_ expected: E, _ text: String, file: StaticString = #filePath,
-                                                line: UInt = #line, _ body: () throws -> Void) {
-    do {
-        try body()
-        XCTFail("no error; expected \(text)", file: file, line: line)
-    } catch let e as E {
-        XCTAssertEqual(e, expected, file: file, line: line)
-        XCTAssertEqual("\(e)", text, file: file, line: line)
-    } catch {
-        XCTFail("unexpected \(type(of: error)): \(error)", file: file, line: line)
-    }
-}
-
 private func le32(_ v: UInt32) -> [UInt8] { var w = ByteWriter(); w.u32(v); return w.bytes }
 
 /// A note: header, name padded and descriptor padded as `alignment` requires (the
@@ -242,7 +229,7 @@ final class ELFReaderTests: XCTestCase {
         patch(&bytes, at: header + 40, le32(77))
         let elf = try ELFFile(bytes: bytes)
         let at = UInt64(header + 40)
-        assertThrows(ELFError(offset: at, reason: .badSectionIndex(77)),
+        assertThrowsExactly(ELFError(offset: at, reason: .badSectionIndex(77)),
                      "at 0x\(String(at, radix: 16)): section index 77 does not exist") { _ = try elf.symbols() }
     }
 
@@ -279,7 +266,7 @@ final class ELFReaderTests: XCTestCase {
         var bytes = try Self.image().bytes
         patch(&bytes, at: 0x200, le32(100))
         let elf = try ELFFile(bytes: bytes)
-        assertThrows(ELFError(offset: 0x200, reason: .badNote("name size 100 exceeds the note area")),
+        assertThrowsExactly(ELFError(offset: 0x200, reason: .badNote("name size 100 exceeds the note area")),
                      "at 0x200: malformed note: name size 100 exceeds the note area") { _ = try elf.notes() }
     }
 
@@ -288,12 +275,12 @@ final class ELFReaderTests: XCTestCase {
         // The second note (at 0x224) claims a 100-byte descriptor.
         patch(&bytes, at: 0x228, le32(100))
         let elf = try ELFFile(bytes: bytes)
-        assertThrows(ELFError(offset: 0x224, reason: .badNote("descriptor size 100 exceeds the note area")),
+        assertThrowsExactly(ELFError(offset: 0x224, reason: .badNote("descriptor size 100 exceeds the note area")),
                      "at 0x224: malformed note: descriptor size 100 exceeds the note area") { _ = try elf.notes() }
     }
 
     func testNoteAreaPastTheEndOfTheFileIsRejected() {
-        assertThrows(ELFError(offset: 4, reason: .badNote("note area runs past the end of the file")),
+        assertThrowsExactly(ELFError(offset: 4, reason: .badNote("note area runs past the end of the file")),
                      "at 0x4: malformed note: note area runs past the end of the file") {
             _ = try ELFFile.parseNotes([0, 0, 0, 0], offset: 4, size: 12, alignment: 4)
         }
@@ -325,17 +312,17 @@ final class ELFReaderTests: XCTestCase {
     // MARK: Rejections
 
     func testEmptyFile() {
-        assertThrows(ELFError(offset: 0, reason: .empty), "at 0x0: empty file") { _ = try ELFFile(bytes: []) }
+        assertThrowsExactly(ELFError(offset: 0, reason: .empty), "at 0x0: empty file") { _ = try ELFFile(bytes: []) }
     }
 
     func testBadMagic() throws {
         var bytes = try Self.image().bytes
         bytes[3] = 0x47
-        assertThrows(ELFError(offset: 0, reason: .notELF), "at 0x0: not an ELF file (bad magic)") { _ = try ELFFile(bytes: bytes) }
+        assertThrowsExactly(ELFError(offset: 0, reason: .notELF), "at 0x0: not an ELF file (bad magic)") { _ = try ELFFile(bytes: bytes) }
     }
 
     func testThreeBytesOfMagicAreNotELF() {
-        assertThrows(ELFError(offset: 0, reason: .notELF), "at 0x0: not an ELF file (bad magic)") {
+        assertThrowsExactly(ELFError(offset: 0, reason: .notELF), "at 0x0: not an ELF file (bad magic)") {
             _ = try ELFFile(bytes: [0x7f, 0x45, 0x4c])
         }
     }
@@ -343,7 +330,7 @@ final class ELFReaderTests: XCTestCase {
     func testELF32IsRejectedAtTheClassByte() throws {
         var bytes = try Self.image().bytes
         bytes[4] = 1
-        assertThrows(ELFError(offset: 4, reason: .unsupportedClass(1)), "at 0x4: ELF class 1 is not supported (ELF64 only)") {
+        assertThrowsExactly(ELFError(offset: 4, reason: .unsupportedClass(1)), "at 0x4: ELF class 1 is not supported (ELF64 only)") {
             _ = try ELFFile(bytes: bytes)
         }
     }
@@ -351,40 +338,40 @@ final class ELFReaderTests: XCTestCase {
     func testBigEndianIsRejectedAtTheDataByte() throws {
         var bytes = try Self.image().bytes
         bytes[5] = 2
-        assertThrows(ELFError(offset: 5, reason: .unsupportedByteOrder(2)),
+        assertThrowsExactly(ELFError(offset: 5, reason: .unsupportedByteOrder(2)),
                      "at 0x5: ELF data encoding 2 is not supported (little-endian only)") { _ = try ELFFile(bytes: bytes) }
     }
 
     func testHeaderTruncatedInsideTheIdentIsATruncatedRead() throws {
         let bytes = Array(try Self.image().bytes.prefix(10))
-        assertThrows(ByteReadError(offset: 6, reason: .truncated(needed: 10, available: 4)),
+        assertThrowsExactly(ByteReadError(offset: 6, reason: .truncated(needed: 10, available: 4)),
                      "at 0x6: truncated: need 10 bytes, 4 left") { _ = try ELFFile(bytes: bytes) }
     }
 
     func testHeaderTruncatedAtE_shoffIsATruncatedReadAtThatField() throws {
         let bytes = Array(try Self.image().bytes.prefix(40))
-        assertThrows(ByteReadError(offset: 40, reason: .truncated(needed: 8, available: 0)),
+        assertThrowsExactly(ByteReadError(offset: 40, reason: .truncated(needed: 8, available: 0)),
                      "at 0x28: truncated: need 8 bytes, 0 left") { _ = try ELFFile(bytes: bytes) }
     }
 
     func testProgramHeaderTableOutOfRangeIsRejectedAtE_phoff() throws {
         var bytes = try Self.image().bytes
         patch(&bytes, at: 32, HandBytes.u64(UInt64(bytes.count - 100)))
-        assertThrows(ELFError(offset: 32, reason: .tableOutOfRange("program header")),
+        assertThrowsExactly(ELFError(offset: 32, reason: .tableOutOfRange("program header")),
                      "at 0x20: program header table runs past the end of the file") { _ = try ELFFile(bytes: bytes) }
     }
 
     func testProgramHeaderEntrySizeOtherThan56IsRejectedAtE_phentsize() throws {
         var bytes = try Self.image().bytes
         patch(&bytes, at: 54, [32, 0])
-        assertThrows(ELFError(offset: 54, reason: .badHeaderSize("program header", 32)),
+        assertThrowsExactly(ELFError(offset: 54, reason: .badHeaderSize("program header", 32)),
                      "at 0x36: program header entry size 32 is not the ELF64 size") { _ = try ELFFile(bytes: bytes) }
     }
 
     func testSectionHeaderTableOutOfRangeIsRejectedAtE_shoff() throws {
         var bytes = try Self.image().bytes
         patch(&bytes, at: 40, HandBytes.u64(UInt64(bytes.count - 64)))
-        assertThrows(ELFError(offset: 40, reason: .tableOutOfRange("section header")),
+        assertThrowsExactly(ELFError(offset: 40, reason: .tableOutOfRange("section header")),
                      "at 0x28: section header table runs past the end of the file") { _ = try ELFFile(bytes: bytes) }
     }
 
@@ -396,7 +383,7 @@ final class ELFReaderTests: XCTestCase {
         let elf = try ELFFile(bytes: bytes)
         let text = elf.sections[3]
         XCTAssertEqual(text.offsetFieldOffset, UInt64(header + 24))
-        assertThrows(ELFError(offset: UInt64(header + 24), reason: .sectionOutOfRange(".text")),
+        assertThrowsExactly(ELFError(offset: UInt64(header + 24), reason: .sectionOutOfRange(".text")),
                      "at 0x\(String(header + 24, radix: 16)): section .text runs past the end of the file") {
             _ = try elf.contents(of: text)
         }
@@ -408,7 +395,7 @@ final class ELFReaderTests: XCTestCase {
         let header = layout.sectionHeaderOffset + 3 * 64
         patch(&bytes, at: header + 32, HandBytes.u64(UInt64.max))
         let elf = try ELFFile(bytes: bytes)
-        assertThrows(ELFError(offset: UInt64(header + 24), reason: .sectionOutOfRange(".text")),
+        assertThrowsExactly(ELFError(offset: UInt64(header + 24), reason: .sectionOutOfRange(".text")),
                      "at 0x\(String(header + 24, radix: 16)): section .text runs past the end of the file") {
             _ = try elf.contents(ofSectionNamed: ".text")
         }
@@ -419,9 +406,9 @@ final class ELFReaderTests: XCTestCase {
         // Second program header (PT_NOTE) at 64 + 56: p_filesz at +32.
         patch(&bytes, at: 64 + 56 + 32, HandBytes.u64(0x10_0000))
         let elf = try ELFFile(bytes: bytes)
-        assertThrows(ELFError(offset: 64 + 56 + 8, reason: .segmentOutOfRange(1)),
+        assertThrowsExactly(ELFError(offset: 64 + 56 + 8, reason: .segmentOutOfRange(1)),
                      "at 0x80: segment 1 runs past the end of the file") { _ = try elf.contents(of: elf.programHeaders[1]) }
-        assertThrows(ELFError(offset: 64 + 56 + 8, reason: .segmentOutOfRange(1)),
+        assertThrowsExactly(ELFError(offset: 64 + 56 + 8, reason: .segmentOutOfRange(1)),
                      "at 0x80: segment 1 runs past the end of the file") { _ = try elf.notes() }
     }
 

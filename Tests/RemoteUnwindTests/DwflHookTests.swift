@@ -12,9 +12,8 @@ import XCTest
 
 final class DwflHookTests: XCTestCase {
     /// A spinner on vgettimeofday with the page mapped as `mapping`, stopped inside it.
-    func stoppedInside(mapping: String, at range: Range<UInt64> = 0x6000_0000_100d..<0x6000_0000_1400,
-                       in dir: URL) throws -> TracedProcess {
-        let program = try FixturePrograms.build("spin.c", in: dir)
+    func stoppedInside(mapping: String, at range: Range<UInt64> = 0x6000_0000_100d..<0x6000_0000_1400) throws -> TracedProcess {
+        let program = try FixturePrograms.shared("spin.c")
         let pid = try Spawner.spawn(program, ["vgettimeofday"],
                                     environment: ["SWIFT_BACKTRACE": "enable=no", "VUNWIND_VSYSCALL_MAPPING": mapping],
                                     quiet: true)
@@ -39,9 +38,7 @@ final class DwflHookTests: XCTestCase {
     }
 
     func testLibdwflNeedsNoHookForTheDefaultSharedMappingAndUnwindsThroughItToMain() throws {
-        let dir = try Tools.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let traced = try stoppedInside(mapping: "shared-anonymous", in: dir)
+        let traced = try stoppedInside(mapping: "shared-anonymous")
         let process = try DwflProcess(pid: traced.pid, hook: true)
         XCTAssertEqual(process.hookedImages, [], "libdwfl reports the shared page itself")
         let names = try process.frames().map { $0.symbol ?? "?" }
@@ -53,9 +50,7 @@ final class DwflHookTests: XCTestCase {
     // vu_spin_inner's saved return address and drops vu_spin_inner from the stack; with the
     // hook it has the page's CFI (CFA = rsp + 8) and gets every frame.
     func testWithoutTheHookLibdwflHasNoSymbolForAPrivatelyMappedPageAndItsFramePointerFallbackSkipsTheCallerWithItTheChainIsExact() throws {
-        let dir = try Tools.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let traced = try stoppedInside(mapping: "private-anonymous", at: 0x6000_0000_1000..<0x6000_0000_1001, in: dir)
+        let traced = try stoppedInside(mapping: "private-anonymous", at: 0x6000_0000_1000..<0x6000_0000_1001)
         let map = try MemoryMap.read(pid: traced.pid)
         XCTAssertEqual(map.mapping(containing: 0x6000_0000_1000)?.path, "", "the page has no path in /proc/PID/maps")
 

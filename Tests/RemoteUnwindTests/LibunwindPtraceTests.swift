@@ -16,8 +16,8 @@ final class LibunwindPtraceTests: XCTestCase {
     static let entries = ["vgettimeofday", "vtime", "vgetcpu", "vclock_gettime"]
 
     /// Spawns the spinner on `entry`, waits for the page, attaches and returns it stopped.
-    func spinner(_ entry: String, in dir: URL) throws -> (TracedProcess, ModuleMap, ProcessMemoryReader) {
-        let program = try FixturePrograms.build("spin.c", in: dir)
+    func spinner(_ entry: String) throws -> (TracedProcess, ModuleMap, ProcessMemoryReader) {
+        let program = try FixturePrograms.shared("spin.c")
         let pid = try Spawner.spawn(program, [entry], environment: ["SWIFT_BACKTRACE": "enable=no"], quiet: true)
         addTeardownBlock { kill(pid, SIGKILL); var s: Int32 = 0; waitpid(pid, &s, 0) }
         // The page appears once vsyscall_install returns.
@@ -41,10 +41,8 @@ final class LibunwindPtraceTests: XCTestCase {
     }
 
     func testLibunwindPtraceWithTheAccessorsUnwindsEveryInstructionOfEveryEntryToMainAsWeDo() throws {
-        let dir = try Tools.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
         for entry in Self.entries {
-            let (traced, modules, memory) = try spinner(entry, in: dir)
+            let (traced, modules, memory) = try spinner(entry)
             let images = MemoryImage.find(in: modules)
             let page = try XCTUnwrap(images.first { $0.note != nil }, "no vsyscall page found in the helper")
             let note = try XCTUnwrap(page.note)
@@ -97,9 +95,7 @@ final class LibunwindPtraceTests: XCTestCase {
     func testWithoutTheAccessorsLibunwindPtraceRestoresTheEntrysCalleeSavedRegistersWrongly() throws {
         // The trap FIELD-NOTES describes: libunwind crosses an rbp frame it has no CFI for by
         // the frame-pointer chain, so a PC-only check proves nothing; the registers show it.
-        let dir = try Tools.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let (traced, modules, memory) = try spinner("vgettimeofday", in: dir)
+        let (traced, modules, memory) = try spinner("vgettimeofday")
         defer { traced.kill() }
         let images = MemoryImage.find(in: modules)
         let note = try XCTUnwrap(images.first { $0.note != nil }?.note)

@@ -5,7 +5,6 @@
 SWIFT      ?= swift
 CONFIG     ?= release
 BIN         = .build/$(CONFIG)/vunwind
-SUDO       := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && echo sudo)
 
 # What the build links (libdw, libelf, libunwind, liblzma for libunwind-ptrace) and the
 # judges the tests run (readelf/objdump, eu-*, llvm-*, gdb, perf).
@@ -15,15 +14,7 @@ DEBIAN_PACKAGES = libdw-dev libelf-dev libunwind-dev liblzma-dev elfutils gdb bi
 .PHONY: deps build test demo bench clean
 
 deps:
-	@missing=""; \
-	for p in $(DEBIAN_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing$$missing"; \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	fi
+	@sh scripts/deps.sh $(DEBIAN_PACKAGES)
 
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product vunwind

@@ -96,6 +96,8 @@ let package = Package(
         .testTarget(
             name: "RemoteUnwindTests",
             dependencies: ["RemoteUnwind", "Unwind", "DwarfCFI", "ELF", "Bytes", "CVunwind", "TestSupport"]),
+        // `make deps` (scripts/deps.sh) as root, with sudo and with neither.
+        .testTarget(name: "SetupTests", dependencies: ["TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["vunwind", "Unwind", "ELF", "DwarfCFI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

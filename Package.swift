@@ -70,7 +70,7 @@ let package = Package(
         // Small C programs the tests spawn (never fork the test process).
         .executableTarget(name: "fixture-stopper", path: "Sources/Fixtures/Stopper"),
         .executableTarget(
-            name: "fixture-vsyscall", dependencies: ["Vsyscall", "CVunwind"], path: "Sources/Fixtures/VsyscallProbe"),
+            name: "fixture-vsyscall", dependencies: ["Vsyscall", "UnwindRegistry", "CVunwind"], path: "Sources/Fixtures/VsyscallProbe"),
 
         // Helpers shared by the test targets: subprocesses, tool lookup, seeded randomness,
         // readelf listing parser.

@@ -200,7 +200,7 @@ final class UnwindRegistryTests: XCTestCase {
     func testThePerfRegistrarNamesTheFileItCannotCreate() throws {
         let perf = PerfMapRegistrar(path: "/nonexistent-vunwind-dir/perf-1.map")
         XCTAssertThrowsError(try perf.register(image(at: 0x7000_0000_0000))) {
-            XCTAssertEqual("\($0)", "perf: cannot open /nonexistent-vunwind-dir/perf-1.map: No such file or directory")
+            XCTAssertEqual("\($0)", "perf: cannot create /nonexistent-vunwind-dir/perf-1.map: No such file or directory")
         }
         // A failed registration leaves nothing to deregister.
         XCTAssertThrowsError(try perf.deregister(image(at: 0x7000_0000_0000)))

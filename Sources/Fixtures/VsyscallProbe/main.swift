@@ -16,8 +16,13 @@
 //                    "after LIB", where LIB is the file the process's global
 //                    _Unwind_RaiseException (dlsym RTLD_DEFAULT) comes from: registering
 //                    with libunwind must not hand C++ throws to libunwind.so.8.
+//   perf-fork        register an image with a PerfMapRegistrar at its default path, fork;
+//                    the child deregisters it and exits; then the parent prints
+//                    "parent PID lines N" (its /tmp/perf-PID.map), deregisters, and prints
+//                    "parent file gone" or "parent file left".
 
 import CVunwind
+import UnwindRegistry
 import Vsyscall
 #if canImport(Glibc)
 import Glibc
@@ -198,6 +203,39 @@ func binding() -> Never {
     exit(0)
 }
 
+// MARK: perf-fork
+
+func perfFork() -> Never {
+    let perf = PerfMapRegistrar()
+    let image = RegisteredImage(name: "fork-test", imageAddress: 0x7000_0000_0000, imageSize: 0x2000,
+                                ehFrameAddress: 0x7000_0000_0800, ehFrameHeaderAddress: 0x7000_0000_0700, fdeCount: 2,
+                                code: 0x7000_0000_1000..<0x7000_0000_2000,
+                                symbols: [.init(name: "f0", address: 0x7000_0000_1000, size: 0x40),
+                                          .init(name: "f1", address: 0x7000_0000_1040, size: 0x40)])
+    do { try perf.register(image) } catch { fail("register: \(error)") }
+    let parentMap = perf.path
+    let child = fork()
+    if child == 0 {
+        do { try perf.deregister(image) } catch { fail("child deregister: \(error)") }
+        _exit(0)
+    }
+    guard child > 0 else { fail("fork: \(String(cString: strerror(errno)))") }
+    var status: Int32 = 0
+    guard waitpid(child, &status, 0) == child, status == 0 else { fail("child failed: status \(status)") }
+    let fd = open(parentMap, O_RDONLY)
+    var lines = 0
+    if fd >= 0 {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        lines = n > 0 ? buffer[0..<n].filter { $0 == 10 }.count : 0
+        close(fd)
+    }
+    say("parent \(getpid()) lines \(lines)")
+    do { try perf.deregister(image) } catch { fail("parent deregister: \(error)") }
+    say(access(parentMap, F_OK) == 0 ? "parent file left" : "parent file gone")
+    exit(0)
+}
+
 let arguments = CommandLine.arguments
 if arguments.count < 2 { fail("usage: fixture-vsyscall MODE ...") }
 switch arguments[1] {
@@ -208,6 +246,8 @@ case "sigsegv-probe":
     sigsegvProbe()
 case "binding":
     binding()
+case "perf-fork":
+    perfFork()
 default:
     fail("fixture-vsyscall: unknown mode \(arguments[1])")
 }

@@ -1,9 +1,10 @@
 // DwarfUnwinder: our own stack walker. From one frame's registers it yields frames, each
 // found by the CFI of the module covering its pc, until the outermost frame, a frame no CFI
-// covers, an unreadable stack, or a bound (frame count, a loop).
+// covers, an unreadable stack, or a bound (frame count, a CFA that does not move toward the
+// stack base). Why the walk ended is kept as data (`stopReason`, or `walk()`).
 //
-// The one subtle rule, kept in `lookupPC`: a frame's pc is a return address unless it is
-// the first frame or its callee was a signal frame; return addresses are looked up at
+// The one subtle rule, kept in `FrameAddress`: a frame's pc is a return address unless it
+// is the first frame or its callee was a signal frame; return addresses are looked up at
 // pc - 1, because the call may be the last instruction of its function.
 
 import Bytes
@@ -26,16 +27,46 @@ public struct UnwoundFrame: Sendable, Equatable {
     public var symbol: String?
     public var symbolOffset: UInt64?
 
-    public var lookupPC: UInt64 { isReturnAddress ? pc &- 1 : pc }
+    public var address: FrameAddress { FrameAddress(pc, isReturnAddress ? .returnAddress : .programCounter) }
+    public var lookupPC: UInt64 { address.lookupAddress }
 }
 
-public enum UnwindStopReason: Equatable, Sendable {
+public enum UnwindStopReason: Equatable, Sendable, CustomStringConvertible {
+    /// The return-address rule is undefined (the outermost frame, _start or a thread start).
     case outermost
     case noModule(pc: UInt64)
     case noCFI(pc: UInt64)
+    /// Unreadable memory, a bad rule, an exceeded evaluation limit.
     case error(String)
     case frameLimit
+    /// The caller's pc and sp equal this frame's.
     case loop
+    /// The caller's CFA is not above this frame's (the stack grows down, so every caller's
+    /// frame lies above its callee's, except across a signal frame, which may switch stacks).
+    case cfaDidNotIncrease(pc: UInt64, cfa: UInt64, callerCFA: UInt64)
+
+    public var description: String {
+        switch self {
+        case .outermost: return "outermost frame"
+        case let .noModule(pc): return "no module at 0x\(String(pc, radix: 16))"
+        case let .noCFI(pc): return "no CFI for 0x\(String(pc, radix: 16))"
+        case let .error(e): return e
+        case .frameLimit: return "frame limit reached"
+        case .loop: return "the caller's pc and sp equal this frame's"
+        case let .cfaDidNotIncrease(pc, cfa, callerCFA):
+            return "the CFA did not move toward the stack base at 0x\(String(pc, radix: 16)): "
+                + "0x\(String(cfa, radix: 16)) then 0x\(String(callerCFA, radix: 16))"
+        }
+    }
+
+    /// True for the reasons a complete walk ends with.
+    public var isNormalEnd: Bool { self == .outermost }
+}
+
+/// A whole walk: its frames and why it ended.
+public struct UnwindWalk: Sendable, Equatable {
+    public var frames: [UnwoundFrame]
+    public var stopReason: UnwindStopReason
 }
 
 public struct DwarfUnwinder<Memory: MemoryReader>: Sequence, IteratorProtocol {
@@ -45,6 +76,8 @@ public struct DwarfUnwinder<Memory: MemoryReader>: Sequence, IteratorProtocol {
     var pending: (registers: FrameRegisters, isReturnAddress: Bool)?
     var index = 0
     var previous: (pc: UInt64, sp: UInt64)?
+    /// The previous frame's CFA, unless that frame was a signal frame.
+    var previousCFA: UInt64?
     public private(set) var stopReason: UnwindStopReason?
     public let limits: UnwindLimits
 
@@ -88,6 +121,11 @@ public struct DwarfUnwinder<Memory: MemoryReader>: Sequence, IteratorProtocol {
                 frame.symbolOffset = s.offset
             }
             frame.cfa = try? UnwindStep.cfa(of: row, registers: registers, memory: memory, limits: limits)
+            if let c = frame.cfa, let p = previousCFA, c <= p {
+                stopReason = .cfaDidNotIncrease(pc: pc, cfa: p, callerCFA: c)
+                return frame
+            }
+            previousCFA = cie.isSignalFrame ? nil : frame.cfa
             guard let result = try UnwindStep.step(row: row, returnAddressRegister: cie.returnAddressRegister,
                                                    registers: registers, memory: memory, limits: limits) else {
                 stopReason = .outermost
@@ -105,5 +143,14 @@ public struct DwarfUnwinder<Memory: MemoryReader>: Sequence, IteratorProtocol {
             stopReason = .error("\(error)")
         }
         return frame
+    }
+}
+
+extension DwarfUnwinder {
+    /// Every frame and why the walk ended.
+    public mutating func walk() -> UnwindWalk {
+        var frames: [UnwoundFrame] = []
+        while let f = next() { frames.append(f) }
+        return UnwindWalk(frames: frames, stopReason: stopReason ?? .outermost)
     }
 }

@@ -1,20 +1,30 @@
 // ELFFile: a parsed ELF64 little-endian file or memory image, every table bounds-checked
-// against the bytes before it is read.
+// against the source's size before it is read.
 //
-// Images dumped from memory (the vDSO, a vsyscall page, a module found in a core) parse the
-// same way: for them file offsets are offsets from the image's first byte.
+// It reads through a ByteSource: the header and its tables are fetched when it is parsed,
+// section and segment contents only when asked for, so a gigabyte core or a large library
+// is never held whole. Images in memory (the vDSO, a vsyscall page, a module found in a
+// core) parse the same way: for them file offsets are offsets from the image's first byte.
 
 import Bytes
 
 public struct ELFFile: Sendable {
-    public let bytes: [UInt8]
+    public let source: any ByteSource
     public let header: ELFHeader
     public let programHeaders: [ProgramHeader]
     public let sections: [SectionHeader]
 
+    /// How many notes `notes()` reads before it calls the file hostile.
+    public static let maxNotes = 1 << 16
+
     public init(bytes: [UInt8]) throws {
-        self.bytes = bytes
-        guard !bytes.isEmpty else { throw ELFError(offset: 0, reason: .empty) }
+        try self.init(source: ArrayByteSource(bytes))
+    }
+
+    public init(source: any ByteSource) throws {
+        self.source = source
+        guard source.size > 0 else { throw ELFError(offset: 0, reason: .empty) }
+        let bytes = try source.bytes(at: 0, count: min(source.size, UInt64(ELF.headerSize)))
         guard bytes.count >= 4, Array(bytes[0..<4]) == ELF.magic else {
             throw ELFError(offset: 0, reason: .notELF)
         }
@@ -35,30 +45,33 @@ public struct ELFFile: Sendable {
         let flags = try r.u32()
         let ehsize = try r.u16()
         let phentsize = try r.u16()
-        let phnum = try r.u16()
+        var phnum = Int(try r.u16())
         let shentsize = try r.u16()
         var shnum = Int(try r.u16())
         var shstrndx = Int(try r.u16())
 
-        // Extended numbering (gABI): counts too large for the header live in section 0.
-        if shoff != 0 && (shnum == 0 || shstrndx == Int(ELF.shnXindex)) {
+        // Extended numbering (gABI): counts too large for the header live in section 0
+        // (e_phnum = PN_XNUM 0xffff: sh_info; e_shnum = 0: sh_size; SHN_XINDEX: sh_link).
+        if shoff != 0 && (shnum == 0 || shstrndx == Int(ELF.shnXindex) || phnum == 0xffff) {
             guard shentsize == UInt16(ELF.sectionHeaderSize) else {
                 throw ELFError(offset: 58, reason: .badHeaderSize("section header", Int(shentsize)))
             }
-            guard shoff <= UInt64(bytes.count), UInt64(bytes.count) - shoff >= UInt64(ELF.sectionHeaderSize) else {
+            guard source.contains(offset: shoff, count: UInt64(ELF.sectionHeaderSize)) else {
                 throw ELFError(offset: 40, reason: .tableOutOfRange("section header"))
             }
-            var s0 = try ByteReader(bytes).reader(at: Int(shoff), count: ELF.sectionHeaderSize)
+            var s0 = try source.reader(at: shoff, count: UInt64(ELF.sectionHeaderSize))
             try s0.skip(32)
             let size0 = try s0.u64()
             let link0 = try s0.u32()
+            let info0 = try s0.u32()
             if shnum == 0 { shnum = Int(clamping: size0) }
             if shstrndx == Int(ELF.shnXindex) { shstrndx = Int(link0) }
+            if phnum == 0xffff { phnum = Int(info0) }
         }
 
         header = ELFHeader(type: type, machine: machine, version: version, entry: entry, programHeaderOffset: phoff,
                            sectionHeaderOffset: shoff, flags: flags, headerSize: ehsize,
-                           programHeaderEntrySize: phentsize, programHeaderCount: Int(phnum),
+                           programHeaderEntrySize: phentsize, programHeaderCount: phnum,
                            sectionHeaderEntrySize: shentsize, sectionHeaderCount: shnum,
                            sectionNameTableIndex: shstrndx)
 
@@ -67,9 +80,10 @@ public struct ELFFile: Sendable {
             guard phentsize == UInt16(ELF.programHeaderSize) else {
                 throw ELFError(offset: 54, reason: .badHeaderSize("program header", Int(phentsize)))
             }
-            var t = try Self.table(bytes, offset: phoff, count: Int(phnum), size: ELF.programHeaderSize,
+            var t = try Self.table(source, offset: phoff, count: phnum, size: ELF.programHeaderSize,
                                    what: "program header", fieldOffset: 32)
-            for _ in 0..<Int(phnum) {
+            phdrs.reserveCapacity(phnum)
+            for _ in 0..<phnum {
                 let ptype = try t.u32()
                 let pflags = try t.u32()
                 let off = try t.u64()
@@ -90,8 +104,9 @@ public struct ELFFile: Sendable {
             guard shentsize == UInt16(ELF.sectionHeaderSize) else {
                 throw ELFError(offset: 58, reason: .badHeaderSize("section header", Int(shentsize)))
             }
-            var t = try Self.table(bytes, offset: shoff, count: shnum, size: ELF.sectionHeaderSize,
+            var t = try Self.table(source, offset: shoff, count: shnum, size: ELF.sectionHeaderSize,
                                    what: "section header", fieldOffset: 40)
+            shdrs.reserveCapacity(shnum)
             for i in 0..<shnum {
                 shdrs.append(SectionHeader(
                     index: i, headerOffset: shoff + UInt64(i * ELF.sectionHeaderSize), name: "", nameOffset: try t.u32(), type: try t.u32(), flags: try t.u64(), address: try t.u64(),
@@ -102,11 +117,10 @@ public struct ELFFile: Sendable {
             // rather than rejecting a file whose other parts are sound.
             if shstrndx > 0 && shstrndx < shdrs.count {
                 let strtab = shdrs[shstrndx]
-                if strtab.type != ELF.shtNobits, strtab.offset <= UInt64(bytes.count),
-                   strtab.size <= UInt64(bytes.count) - strtab.offset {
-                    let range = Int(strtab.offset)..<Int(strtab.offset + strtab.size)
+                if strtab.type != ELF.shtNobits, source.contains(offset: strtab.offset, count: strtab.size),
+                   let names = try? source.bytes(at: strtab.offset, count: strtab.size) {
                     for i in shdrs.indices {
-                        shdrs[i].name = Self.string(bytes, in: range, at: shdrs[i].nameOffset) ?? ""
+                        shdrs[i].name = Self.string(names, in: 0..<names.count, at: shdrs[i].nameOffset) ?? ""
                     }
                 }
             }
@@ -114,13 +128,13 @@ public struct ELFFile: Sendable {
         sections = shdrs
     }
 
-    private static func table(_ bytes: [UInt8], offset: UInt64, count: Int, size: Int, what: String,
+    private static func table(_ source: any ByteSource, offset: UInt64, count: Int, size: Int, what: String,
                               fieldOffset: UInt64) throws -> ByteReader {
         let (total, overflow) = UInt64(count).multipliedReportingOverflow(by: UInt64(size))
-        guard !overflow, offset <= UInt64(bytes.count), total <= UInt64(bytes.count) - offset else {
+        guard !overflow, source.contains(offset: offset, count: total) else {
             throw ELFError(offset: fieldOffset, reason: .tableOutOfRange(what))
         }
-        return try ByteReader(bytes).reader(at: Int(offset), count: Int(total))
+        return try source.reader(at: offset, count: total)
     }
 
     static func string(_ bytes: [UInt8], in range: Range<Int>, at index: UInt32) -> String? {
@@ -141,10 +155,10 @@ public struct ELFFile: Sendable {
     /// The bytes of a section (empty for SHT_NOBITS), checked against the file.
     public func contents(of section: SectionHeader) throws -> [UInt8] {
         if section.type == ELF.shtNobits || section.size == 0 { return [] }
-        guard section.offset <= UInt64(bytes.count), section.size <= UInt64(bytes.count) - section.offset else {
+        guard source.contains(offset: section.offset, count: section.size) else {
             throw ELFError(offset: section.offsetFieldOffset, reason: .sectionOutOfRange(section.displayName))
         }
-        return Array(bytes[Int(section.offset)..<Int(section.offset + section.size)])
+        return try source.bytes(at: section.offset, count: section.size)
     }
 
     public func contents(ofSectionNamed name: String) throws -> [UInt8]? {
@@ -154,13 +168,18 @@ public struct ELFFile: Sendable {
 
     /// The file bytes of a segment (p_filesz of them), checked against the file.
     public func contents(of segment: ProgramHeader) throws -> [UInt8] {
-        guard segment.offset <= UInt64(bytes.count), segment.fileSize <= UInt64(bytes.count) - segment.offset else {
-            let index = programHeaders.firstIndex(of: segment) ?? 0
-            // p_offset is 8 bytes into the program header entry.
-            throw ELFError(offset: header.programHeaderOffset &+ UInt64(index * ELF.programHeaderSize) &+ 8,
-                           reason: .segmentOutOfRange(UInt32(index)))
+        guard source.contains(offset: segment.offset, count: segment.fileSize) else {
+            throw segmentError(segment)
         }
-        return Array(bytes[Int(segment.offset)..<Int(segment.offset + segment.fileSize)])
+        return try source.bytes(at: segment.offset, count: segment.fileSize)
+    }
+
+    /// The error for a segment whose file range lies outside the file, at its p_offset field.
+    public func segmentError(_ segment: ProgramHeader) -> ELFError {
+        let index = programHeaders.firstIndex(of: segment) ?? 0
+        // p_offset is 8 bytes into the program header entry.
+        return ELFError(offset: header.programHeaderOffset &+ UInt64(index * ELF.programHeaderSize) &+ 8,
+                        reason: .segmentOutOfRange(UInt32(index)))
     }
 
     /// The lowest PT_LOAD address: a module's load bias is its mapped base minus this.
@@ -217,40 +236,50 @@ public struct ELFFile: Sendable {
     // MARK: Notes
 
     /// Notes from every PT_NOTE segment, or from SHT_NOTE sections when there are none.
+    /// More than `maxNotes` is an error, not a reason to allocate without bound.
     public func notes() throws -> [ELFNote] {
         var out: [ELFNote] = []
         let segments = programHeaders.filter { $0.type == ELF.ptNote }
         if !segments.isEmpty {
             for s in segments {
-                guard s.offset <= UInt64(bytes.count), s.fileSize <= UInt64(bytes.count) - s.offset else {
-                    let index = programHeaders.firstIndex(of: s) ?? 0
-                    throw ELFError(offset: header.programHeaderOffset &+ UInt64(index * ELF.programHeaderSize) &+ 8,
-                                   reason: .segmentOutOfRange(UInt32(index)))
-                }
-                out.append(contentsOf: try Self.parseNotes(bytes, offset: s.offset, size: s.fileSize,
-                                                           alignment: s.alignment == 8 ? 8 : 4))
+                guard source.contains(offset: s.offset, count: s.fileSize) else { throw segmentError(s) }
+                out.append(contentsOf: try Self.parseNotes(try source.bytes(at: s.offset, count: s.fileSize),
+                                                           origin: s.offset, alignment: s.alignment == 8 ? 8 : 4,
+                                                           limit: Self.maxNotes - out.count))
             }
         } else {
             for s in sections where s.type == ELF.shtNote {
-                guard s.offset <= UInt64(bytes.count), s.size <= UInt64(bytes.count) - s.offset else {
+                guard source.contains(offset: s.offset, count: s.size) else {
                     throw ELFError(offset: s.offsetFieldOffset, reason: .sectionOutOfRange(s.displayName))
                 }
-                out.append(contentsOf: try Self.parseNotes(bytes, offset: s.offset, size: s.size,
-                                                           alignment: s.addressAlignment == 8 ? 8 : 4))
+                out.append(contentsOf: try Self.parseNotes(try source.bytes(at: s.offset, count: s.size),
+                                                           origin: s.offset, alignment: s.addressAlignment == 8 ? 8 : 4,
+                                                           limit: Self.maxNotes - out.count))
             }
         }
         return out
     }
 
+    /// The notes of `bytes[offset, offset + size)`; offsets in errors and notes are indices
+    /// into `bytes`.
     public static func parseNotes(_ bytes: [UInt8], offset: UInt64, size: UInt64, alignment: Int) throws -> [ELFNote] {
         guard offset <= UInt64(bytes.count), size <= UInt64(bytes.count) - offset else {
             throw ELFError(offset: min(offset, UInt64(bytes.count)), reason: .badNote("note area runs past the end of the file"))
         }
-        var r = try ByteReader(bytes).reader(at: Int(offset), count: Int(size))
+        return try parseNotes(Array(bytes[Int(offset)..<Int(offset + size)]), origin: offset, alignment: alignment,
+                              limit: maxNotes)
+    }
+
+    /// The notes of a note area whose first byte is at file offset `origin`.
+    public static func parseNotes(_ area: [UInt8], origin: UInt64, alignment: Int, limit: Int) throws -> [ELFNote] {
+        var r = ByteReader(area, origin: origin)
         func align(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
         var out: [ELFNote] = []
         while r.remaining >= 12 {
-            let at = r.position
+            let at = r.offset
+            guard out.count < limit else {
+                throw ELFError(offset: at, reason: .badNote("more than \(maxNotes) notes"))
+            }
             let namesz = Int(try r.u32())
             let descsz = Int(try r.u32())
             let type = try r.u32()
@@ -258,21 +287,21 @@ public struct ELFFile: Sendable {
             // the 12-byte header and the name, the next note after the descriptor (gABI;
             // binutils' ELF_NOTE_DESC_OFFSET). With 8-byte alignment that is not the name's
             // size rounded up: a 4-byte name ends at 16, already aligned.
-            let nameEnd = align(12 + namesz) - 12
-            guard namesz <= r.remaining, nameEnd <= r.remaining else {
-                throw ELFError(offset: UInt64(at), reason: .badNote("name size \(namesz) exceeds the note area"))
+            guard namesz <= r.remaining, align(12 + namesz) - 12 <= r.remaining else {
+                throw ELFError(offset: at, reason: .badNote("name size \(namesz) exceeds the note area"))
             }
+            let nameEnd = align(12 + namesz) - 12
             let nameBytes = try r.bytes(namesz)
             try r.skip(nameEnd - namesz)
             guard descsz <= r.remaining else {
-                throw ELFError(offset: UInt64(at), reason: .badNote("descriptor size \(descsz) exceeds the note area"))
+                throw ELFError(offset: at, reason: .badNote("descriptor size \(descsz) exceeds the note area"))
             }
-            let descOffset = r.position
+            let descOffset = r.offset
             let desc = Array(try r.bytes(descsz))
             let descEnd = 12 + nameEnd + descsz
             try r.skip(min(align(descEnd) - descEnd, r.remaining))
             let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
-            out.append(ELFNote(name: name, type: type, descriptor: desc, descriptorOffset: UInt64(descOffset)))
+            out.append(ELFNote(name: name, type: type, descriptor: desc, descriptorOffset: descOffset))
         }
         return out
     }

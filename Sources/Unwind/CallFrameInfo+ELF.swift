@@ -43,13 +43,9 @@ public struct ELFCallFrameSections: Sendable {
                let load = elf.programHeaders.first(where: {
                    $0.type == ELF.ptLoad && h.ehFrameAddress >= $0.virtualAddress
                        && h.ehFrameAddress - $0.virtualAddress < $0.fileSize }) {
-                let end = min(load.offset &+ load.fileSize, UInt64(elf.bytes.count))
-                guard off < end else {
-                    let index = elf.programHeaders.firstIndex(of: load) ?? 0
-                    throw ELFError(offset: elf.header.programHeaderOffset &+ UInt64(index * ELF.programHeaderSize) &+ 8,
-                                   reason: .segmentOutOfRange(UInt32(index)))
-                }
-                let bytes = Array(elf.bytes[Int(off)..<Int(end)])
+                let end = min(load.offset &+ load.fileSize, elf.source.size)
+                guard off < end else { throw elf.segmentError(load) }
+                let bytes = try elf.source.bytes(at: off, count: end - off)
                 ehFrame = CallFrameSection(kind: .ehFrame, bytes: bytes, address: h.ehFrameAddress, fileOffset: off,
                                            textAddress: text, dataAddress: data)
             }

@@ -44,7 +44,8 @@ public final class ModuleMap: @unchecked Sendable {
             let maps = byPath[path]!
             // The image's base is the mapping of file offset 0.
             guard let first = maps.first(where: { $0.offset == 0 }) ?? maps.first else { continue }
-            guard let bytes = try? readBinaryFile(path), let elf = try? ELFFile(bytes: bytes) else { continue }
+            // Read on demand: only headers, CFI and symbol tables are ever fetched.
+            guard let source = try? FileByteSource(path: path), let elf = try? ELFFile(source: source) else { continue }
             let end = maps.map(\.end).max() ?? first.end
             found.append(Module(name: path, base: first.start, end: end, elf: elf))
         }

@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Unwind", targets: ["Unwind"]),
         .library(name: "Vsyscall", targets: ["Vsyscall"]),
         .library(name: "UnwindRegistry", targets: ["UnwindRegistry"]),
+        .library(name: "CoreDump", targets: ["CoreDump"]),
         // libvunwind-vsyscall.so: vsyscall_install() for C programs (include/vunwind/vsyscall.h).
         .library(name: "vunwind-vsyscall", type: .dynamic, targets: ["VsyscallC"]),
         .executable(name: "vunwind", targets: ["vunwind"]),
@@ -55,6 +56,11 @@ let package = Package(
             name: "RemoteUnwind",
             dependencies: ["CRemoteUnwind", "CLibunwind", "CLibdw", "Unwind", "ELF", "DwarfCFI", "Bytes"],
             linkerSettings: [.linkedLibrary("lzma")]),
+        // Cores: read without loading them, find vsyscall frames, synthesize the return,
+        // rewrite; and write cores of live processes (vunwind gcore).
+        .target(
+            name: "CoreDump",
+            dependencies: ["Bytes", "DwarfCFI", "ELF", "Unwind", "CLibdw", "CVunwind"]),
         .systemLibrary(
             name: "CLibdw", pkgConfig: "libdw",
             providers: [.apt(["libdw-dev", "libelf-dev"])]),
@@ -64,7 +70,7 @@ let package = Package(
 
         .executableTarget(
             name: "vunwind",
-            dependencies: ["Bytes", "DwarfCFI", "ELF", "Unwind", "Vsyscall", "CLibdw",
+            dependencies: ["Bytes", "DwarfCFI", "ELF", "Unwind", "Vsyscall", "CoreDump", "CLibdw",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Small C programs the tests spawn (never fork the test process).

@@ -16,6 +16,7 @@ public struct ELFError: LocatedError, Equatable {
         case badSectionIndex(Int)
         case badNote(String)
         case noSuchSection(String)
+        case notACore(String)
     }
 
     public let offset: UInt64
@@ -40,6 +41,7 @@ public struct ELFError: LocatedError, Equatable {
         case let .badSectionIndex(i): return "section index \(i) does not exist"
         case let .badNote(why): return "malformed note: \(why)"
         case let .noSuchSection(name): return "no section \(printableText(name.utf8))"
+        case let .notACore(why): return "not an x86-64 core: \(why)"
         }
     }
 }

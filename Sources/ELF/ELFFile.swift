@@ -21,7 +21,9 @@ public struct ELFFile: Sendable {
         try self.init(source: ArrayByteSource(bytes))
     }
 
-    public init(source: any ByteSource) throws {
+    /// `sectionsRequired` false: a section header table outside the source is taken as
+    /// absent (an image of which a core holds only the first page).
+    public init(source: any ByteSource, sectionsRequired: Bool = true) throws {
         self.source = source
         guard source.size > 0 else { throw ELFError(offset: 0, reason: .empty) }
         let bytes = try source.bytes(at: 0, count: min(source.size, UInt64(ELF.headerSize)))
@@ -52,7 +54,8 @@ public struct ELFFile: Sendable {
 
         // Extended numbering (gABI): counts too large for the header live in section 0
         // (e_phnum = PN_XNUM 0xffff: sh_info; e_shnum = 0: sh_size; SHN_XINDEX: sh_link).
-        if shoff != 0 && (shnum == 0 || shstrndx == Int(ELF.shnXindex) || phnum == 0xffff) {
+        if shoff != 0 && (shnum == 0 || shstrndx == Int(ELF.shnXindex) || phnum == 0xffff)
+            && (sectionsRequired || source.contains(offset: shoff, count: UInt64(ELF.sectionHeaderSize))) {
             guard shentsize == UInt16(ELF.sectionHeaderSize) else {
                 throw ELFError(offset: 58, reason: .badHeaderSize("section header", Int(shentsize)))
             }
@@ -100,7 +103,8 @@ public struct ELFFile: Sendable {
         programHeaders = phdrs
 
         var shdrs: [SectionHeader] = []
-        if shoff != 0 && shnum > 0 {
+        let sectionTableFits = source.contains(offset: shoff, count: UInt64(shnum) &* UInt64(ELF.sectionHeaderSize))
+        if shoff != 0 && shnum > 0 && (sectionsRequired || sectionTableFits) {
             guard shentsize == UInt16(ELF.sectionHeaderSize) else {
                 throw ELFError(offset: 58, reason: .badHeaderSize("section header", Int(shentsize)))
             }
@@ -304,6 +308,21 @@ public struct ELFFile: Sendable {
             out.append(ELFNote(name: name, type: type, descriptor: desc, descriptorOffset: descOffset))
         }
         return out
+    }
+
+    /// DT_SONAME, from .dynamic and its string table, if the file has one.
+    public func soname() -> String? {
+        guard let dynamic = sections.first(where: { $0.type == ELF.shtDynamic }),
+              Int(dynamic.link) < sections.count,
+              let entries = try? contents(of: dynamic), let strings = try? contents(of: sections[Int(dynamic.link)])
+        else { return nil }
+        var r = ByteReader(entries)
+        while r.remaining >= 16, let tag = try? r.i64(), let value = try? r.u64(), tag != ELF.dtNull {
+            if tag == ELF.dtSoname, value <= UInt64(UInt32.max) {
+                return Self.string(strings, in: 0..<strings.count, at: UInt32(value))
+            }
+        }
+        return nil
     }
 
     /// The GNU build ID, if the file has one.

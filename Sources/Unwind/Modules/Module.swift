@@ -45,8 +45,11 @@ public final class Module: @unchecked Sendable {
     public func symbol(for address: UInt64) -> (name: String, offset: UInt64)? {
         if sortedSymbols == nil {
             let all = (try? elf.symbols()) ?? []
+            // Among aliases at one address the lookup takes the last: sort a global name
+            // after a weak one (the vDSO's __vdso_gettimeofday over gettimeofday), as
+            // eu-stack and gdb name them.
             sortedSymbols = all.filter { $0.type == ELF.sttFunc && $0.isDefined && !$0.name.isEmpty }
-                .sorted { $0.value < $1.value }
+                .sorted { ($0.value, $0.binding == ELF.stbGlobal ? 1 : 0) < ($1.value, $1.binding == ELF.stbGlobal ? 1 : 0) }
         }
         let symbols = sortedSymbols!
         let link = address &- bias

@@ -26,6 +26,10 @@ public struct UnwoundFrame: Sendable, Equatable {
     public var module: String?
     public var symbol: String?
     public var symbolOffset: UInt64?
+    /// True if this frame had no CFI and its caller was found through rbp (the
+    /// frame-pointer fallback libdwfl also uses), so callee-saved registers past it are
+    /// not recovered.
+    public var callerByFramePointer = false
 
     public var address: FrameAddress { FrameAddress(pc, isReturnAddress ? .returnAddress : .programCounter) }
     public var lookupPC: UInt64 { address.lookupAddress }
@@ -80,14 +84,38 @@ public struct DwarfUnwinder<Memory: MemoryReader>: Sequence, IteratorProtocol {
     var previousCFA: UInt64?
     public private(set) var stopReason: UnwindStopReason?
     public let limits: UnwindLimits
+    /// Where a frame has no module or no CFI, find its caller through the rbp chain
+    /// ([rbp] = caller's rbp, [rbp + 8] = return address) instead of stopping.
+    public let framePointerFallback: Bool
 
     public init(registers: FrameRegisters, memory: Memory, modules: ModuleMap, maxFrames: Int = 256,
-                limits: UnwindLimits = .default) {
+                limits: UnwindLimits = .default, framePointerFallback: Bool = false) {
         self.memory = memory
         self.modules = modules
         self.maxFrames = maxFrames
         self.limits = limits
+        self.framePointerFallback = framePointerFallback
         self.pending = (registers, false)
+    }
+
+    /// The caller through rbp, when the fallback is on and the chain is plausible: the
+    /// saved-rbp slot above the stack pointer and above the previous frame.
+    private mutating func framePointerStep(_ frame: inout UnwoundFrame) -> Bool {
+        guard framePointerFallback, let rbp = frame.registers[DwarfRegister.rbp],
+              let sp = frame.registers[DwarfRegister.rsp], rbp >= sp, rbp <= UInt64.max - 16,
+              previousCFA.map({ rbp + 16 > $0 }) ?? true,
+              let savedRBP = try? memory.fetch(UInt64.self, from: rbp),
+              let returnAddress = try? memory.fetch(UInt64.self, from: rbp + 8), returnAddress != 0 else { return false }
+        var caller = frame.registers
+        caller[DwarfRegister.rbp] = savedRBP
+        caller[DwarfRegister.rsp] = rbp + 16
+        caller[DwarfRegister.returnAddress] = returnAddress
+        frame.cfa = rbp + 16
+        frame.callerByFramePointer = true
+        previousCFA = rbp + 16
+        previous = (returnAddress, rbp + 16)
+        pending = (caller, true)
+        return true
     }
 
     public mutating func next() -> UnwoundFrame? {
@@ -99,7 +127,7 @@ public struct DwarfUnwinder<Memory: MemoryReader>: Sequence, IteratorProtocol {
                                  registers: registers)
         index += 1
         guard let module = modules.module(containing: frame.lookupPC) else {
-            stopReason = .noModule(pc: pc)
+            if !framePointerStep(&frame) { stopReason = .noModule(pc: pc) }
             return frame
         }
         frame.module = module.name
@@ -110,7 +138,7 @@ public struct DwarfUnwinder<Memory: MemoryReader>: Sequence, IteratorProtocol {
         do {
             let cfi = try module.callFrameInfo()
             guard let (row, cie) = try cfi.row(at: frame.lookupPC &- module.bias, limits: limits) else {
-                stopReason = .noCFI(pc: pc)
+                if !framePointerStep(&frame) { stopReason = .noCFI(pc: pc) }
                 return frame
             }
             frame.isSignalFrame = cie.isSignalFrame

@@ -105,7 +105,7 @@ public struct CoreModules: Sendable {
                                               reason: "the core holds only its first \(elf.source.size) bytes"))
                 continue
             }
-            modules.append(Module(name: name, base: start, end: start &+ max(extent, elf.source.size), elf: elf))
+            modules.append(Module(name: name, base: start, end: start &+ max(extent, 1), elf: elf))
         }
         map = ModuleMap(modules: modules)
         self.problems = problems
@@ -130,9 +130,21 @@ public struct CoreModules: Sendable {
         return m == ELF.magic
     }
 
+    /// The ELF image at `base`, seen through a window no larger than the image says it is
+    /// (its segments' and section table's extent), so it never runs into the next mapping.
     static func image(in core: CoreFile, at base: UInt64, sectionsRequired: Bool) -> ELFFile? {
-        let size = core.memory.dumpedLength(at: base, limit: maxImageBytes)
-        guard size >= UInt64(ELF.headerSize) else { return nil }
+        let dumped = core.memory.dumpedLength(at: base, limit: maxImageBytes)
+        guard dumped >= UInt64(ELF.headerSize),
+              let first = try? ELFFile(source: MemoryWindow(core.memory, base: base, size: dumped), sectionsRequired: false)
+        else { return nil }
+        var extent = first.programHeaders.filter { $0.type == ELF.ptLoad }
+            .map { $0.offset.addingReportingOverflow($0.fileSize).overflow ? 0 : $0.offset + $0.fileSize }.max() ?? 0
+        let h = first.header
+        let (table, over) = UInt64(h.sectionHeaderCount).multipliedReportingOverflow(by: UInt64(ELF.sectionHeaderSize))
+        if !over, h.sectionHeaderOffset > 0, !h.sectionHeaderOffset.addingReportingOverflow(table).overflow {
+            extent = max(extent, h.sectionHeaderOffset + table)
+        }
+        let size = min(dumped, max(extent, UInt64(ELF.headerSize)))
         return try? ELFFile(source: MemoryWindow(core.memory, base: base, size: size), sectionsRequired: sectionsRequired)
     }
 

@@ -15,6 +15,10 @@ public struct MemoryMapping: Hashable, Sendable {
     public var inode: UInt64
     /// The path, or "[vdso]", "[stack]", "[heap]", "" for anonymous memory.
     public var path: String
+    /// From /proc/PID/smaps only: bytes of anonymous (private, written) pages, and the
+    /// kernel's VmFlags ("dd": do not dump).
+    public var anonymousBytes: UInt64? = nil
+    public var vmFlags: [String]? = nil
 
     public var range: Range<UInt64> { start..<end }
     public var permissions: String {
@@ -49,6 +53,28 @@ public struct MemoryMap: Sendable {
                                      path: path))
         }
         mappings = out
+    }
+
+    /// The mappings of `pid` with their smaps details (what a core writer needs to follow
+    /// the kernel's coredump_filter).
+    public static func readDetailed(pid: pid_t) throws -> MemoryMap {
+        let text = try readTextFile("/proc/\(pid)/smaps")
+        var maps = MemoryMap(text: text)
+        // smaps: a maps line, then "Key: value" lines until the next maps line.
+        var i = -1
+        for line in text.split(separator: "\n") {
+            let isHeader = line.first.map { $0.isHexDigit } == true && line.contains("-") && !line.contains(":  ")
+                && MemoryMap(text: String(line)).mappings.count == 1 && !line.hasPrefix("VmFlags")
+            if isHeader { i += 1; continue }
+            guard i >= 0, i < maps.mappings.count else { continue }
+            if line.hasPrefix("Anonymous:") {
+                let kb = line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) } ?? 0
+                maps.mappings[i].anonymousBytes = kb * 1024
+            } else if line.hasPrefix("VmFlags:") {
+                maps.mappings[i].vmFlags = line.split(separator: " ").dropFirst().map(String.init)
+            }
+        }
+        return maps
     }
 
     public func mapping(containing address: UInt64) -> MemoryMapping? {

@@ -1,0 +1,11 @@
+// ptrace requests a core writer needs (variadic ptrace(2) again): the FPU and XSAVE state of
+// a stopped thread.
+#pragma once
+#include <sys/types.h>
+#include <stddef.h>
+
+/// PTRACE_GETFPREGS: the 512-byte user_fpregs_struct (an FXSAVE area).
+long vu_ptrace_getfpregs(pid_t pid, void *buffer512);
+/// PTRACE_GETREGSET for `type` (NT_X86_XSTATE = 0x202): fills up to *size bytes and sets
+/// *size to what the kernel wrote.
+long vu_ptrace_getregset(pid_t pid, unsigned type, void *buffer, size_t *size);

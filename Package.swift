@@ -104,6 +104,9 @@ let package = Package(
             dependencies: ["RemoteUnwind", "Unwind", "DwarfCFI", "ELF", "Bytes", "CVunwind", "TestSupport"]),
         // `make deps` (scripts/deps.sh) as root, with sudo and with neither.
         .testTarget(name: "SetupTests", dependencies: ["TestSupport"]),
+        .testTarget(
+            name: "CoreDumpTests",
+            dependencies: ["CoreDump", "Unwind", "ELF", "Bytes", "DwarfCFI", "CVunwind", "TestSupport", "vunwind"]),
         .testTarget(name: "CLITests", dependencies: ["vunwind", "Unwind", "ELF", "DwarfCFI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -9,3 +9,7 @@ long vu_ptrace_getfpregs(pid_t pid, void *buffer512);
 /// PTRACE_GETREGSET for `type` (NT_X86_XSTATE = 0x202): fills up to *size bytes and sets
 /// *size to what the kernel wrote.
 long vu_ptrace_getregset(pid_t pid, unsigned type, void *buffer, size_t *size);
+
+#include <spawn.h>
+/// posix_spawn_file_actions_addchdir_np (glibc 2.29, GNU): the child's working directory.
+int vu_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);

@@ -2,6 +2,7 @@
 // instead of fork(): forking a multi-threaded test process copies one thread and whatever
 // locks the others held.
 
+import CVunwind
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,11 +10,13 @@ import Glibc
 public enum Spawner {
     /// Spawns `path` with `arguments` (argv[0] is `path`), inheriting the environment plus
     /// `environment`, and stdin/stdout/stderr unless `quiet` sends the output to /dev/null.
+    /// `directory`: the child's working directory.
     public static func spawn(_ path: String, _ arguments: [String], environment: [String: String] = [:],
-                             quiet: Bool = false) throws -> pid_t {
+                             quiet: Bool = false, directory: String? = nil) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        if let directory { vu_spawn_file_actions_addchdir(&actions, directory) }
         if quiet {
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
             posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)

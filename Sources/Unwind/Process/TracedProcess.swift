@@ -82,10 +82,20 @@ public final class TracedProcess: @unchecked Sendable {
         guard vu_ptrace_detach(pid, signal) == 0 else { throw SystemError(call: "PTRACE_DETACH", errno: errno) }
     }
 
-    /// Kills the child and reaps it.
+    /// Kills the child and reaps it, and every thread of it this process traces (the
+    /// leader is not reported until those are reaped).
     public func kill() {
+        var tids: [pid_t] = []
+        if let dir = opendir("/proc/\(pid)/task") {
+            while let e = readdir(dir) {
+                let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if let t = pid_t(name), t != pid { tids.append(t) }
+            }
+            closedir(dir)
+        }
         _ = Glibc.kill(pid, SIGKILL)
         var status: Int32 = 0
+        for t in tids { _ = waitpid(t, &status, __WALL | WNOHANG) == 0 ? waitpid(t, &status, __WALL) : 0 }
         _ = waitpid(pid, &status, __WALL)
     }
 }

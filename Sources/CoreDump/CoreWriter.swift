@@ -150,7 +150,9 @@ public enum CoreWriter {
         guard phnum < 0xffff else { throw Failure(message: "\(segs.count) mappings: more than one ELF core can describe") }
         let notesOffset = UInt64(ELF.headerSize + phnum * ELF.programHeaderSize)
         var cursor = (notesOffset + UInt64(notes.count) + page - 1) / page * page
-        for i in segs.indices where segs[i].fileSize > 0 {
+        // Every segment gets the running offset, an empty one too, as the kernel writes
+        // them: libdwfl maps file offsets back to segments and is confused by offset 0.
+        for i in segs.indices {
             segs[i].offset = cursor
             cursor += segs[i].fileSize
         }

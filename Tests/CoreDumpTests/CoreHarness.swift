@@ -27,21 +27,26 @@ enum CoreHarness {
     static func coreCrash() throws -> String {
         try built.withLock { state in
             if let p = state { return p }
-            let dir = try Tools.temporaryDirectory("vunwind-core-programs")
-            let gcc = try Tools.path("gcc")
-            let src = Tools.repositoryRoot.appendingPathComponent("fixtures/programs").path
-            let lib = dir.appendingPathComponent("libcorecb.so").path
-            var r = try Subprocess.run(gcc, ["-O1", "-g", "-fno-omit-frame-pointer", "-fPIC", "-shared", "-o", lib, src + "/corecb.c"])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            let exe = dir.appendingPathComponent("core_crash").path
-            r = try Subprocess.run(gcc, ["-O1", "-g", "-fno-omit-frame-pointer", "-fno-inline", "-o", exe, src + "/core_crash.c",
-                                         "-L", dir.path, "-Wl,--no-as-needed", "-lcorecb", "-Wl,-rpath," + dir.path])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            state = exe
-            return exe
+            let p = try buildCoreCrash(in: try Tools.temporaryDirectory("vunwind-core-programs"))
+            state = p
+            return p
         }
     }
     static let built = LockedValue<String?>(nil)
+
+    /// Builds core_crash and its libcorecb.so (found through its rpath) into `dir`.
+    static func buildCoreCrash(in dir: URL) throws -> String {
+        let gcc = try Tools.path("gcc")
+        let src = Tools.repositoryRoot.appendingPathComponent("fixtures/programs").path
+        let lib = dir.appendingPathComponent("libcorecb.so").path
+        var r = try Subprocess.run(gcc, ["-O1", "-g", "-fno-omit-frame-pointer", "-fPIC", "-shared", "-o", lib, src + "/corecb.c"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let exe = dir.appendingPathComponent("core_crash").path
+        r = try Subprocess.run(gcc, ["-O1", "-g", "-fno-omit-frame-pointer", "-fno-inline", "-o", exe, src + "/core_crash.c",
+                                     "-L", dir.path, "-Wl,--no-as-needed", "-lcorecb", "-Wl,-rpath," + dir.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return exe
+    }
 
     /// Runs `program arguments` (which must PTRACE_TRACEME and chdir to `directory`) to its
     /// SIGSEGV, writes our core there, then lets it die. `arguments` carry the directory.
@@ -51,7 +56,11 @@ enum CoreHarness {
                                     directory: chdirTo?.path)
         let child = TracedProcess(pid: pid)
         var killed = false
-        defer { if !killed { child.kill() } }
+        defer {
+            if !killed { child.kill() }
+            // A page-installing helper that dies leaves its perf map behind, as any JIT's.
+            unlink("/tmp/perf-\(pid).map")
+        }
         try child.waitForStop(SIGSEGV)
         let ours = directory.appendingPathComponent("vunwind.core").path
         try CoreWriter.write(pid: pid, to: ours, alreadyStopped: [pid])

@@ -37,7 +37,10 @@ final class ThreadsCoreTests: XCTestCase {
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
         let pid = try Spawner.spawn(program, [dir.path], environment: ["SWIFT_BACKTRACE": "enable=no"], quiet: true)
         let main = TracedProcess(pid: pid)
-        defer { main.kill() }
+        defer {
+            main.kill()
+            unlink("/tmp/perf-\(pid).map")
+        }
         try main.waitForStop(SIGSTOP)
         let lines = try String(contentsOf: dir.appendingPathComponent("threads.txt"), encoding: .utf8).split(separator: "\n")
         let outputs = lines.map { $0.split(separator: " ") }.compactMap { f -> Output? in

@@ -14,8 +14,10 @@ final class MakeDepsTests: XCTestCase {
         let bin: URL
         let log: URL
 
+        let root: URL
+
         init(uid: Int, hasSudo: Bool, installed: [String]) throws {
-            let root = try Tools.temporaryDirectory("vunwind-deps")
+            root = try Tools.temporaryDirectory("vunwind-deps")
             bin = root.appendingPathComponent("bin")
             log = root.appendingPathComponent("log")
             try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
@@ -51,6 +53,7 @@ final class MakeDepsTests: XCTestCase {
                                        environment: ["PATH": bin.path, "DEBIAN_FRONTEND": "unset-by-test"],
                                        currentDirectory: Tools.repositoryRoot.path)
             let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").map(String.init)
+            try? FileManager.default.removeItem(at: root)
             return (r, lines)
         }
     }

@@ -63,7 +63,7 @@ public struct CoreModules: Sendable {
                 elf = try ELFFile(source: try FileByteSource(path: disk))
             } catch let e as FileError {
                 // The first page is ELF or not in the core: either way a module is lost.
-                problems.append(ModuleProblem(name: path, base: first.start, reason: "cannot open \(disk): \(e.message)"))
+                problems.append(ModuleProblem(name: path, base: first.start, reason: "\(disk): \(e.message)"))
                 continue
             } catch let e as ELFError where e.reason == .notELF || e.reason == .empty {
                 continue  // a data file (a locale archive, a font): not a module
@@ -84,7 +84,10 @@ public struct CoreModules: Sendable {
         // ELF images at segment starts that no file above covers.
         var starts: [UInt64] = []
         for p in core.elf.programHeaders where p.type == ELF.ptLoad && p.fileSize > 0 { starts.append(p.virtualAddress) }
-        for start in Set(starts).sorted() where !modules.contains(where: { $0.contains(start) }) {
+        // Files were handled above, found or not: only memory that no file backs is left.
+        let fileRanges = byPath.filter { !Self.isMemoryOnly($0.key) }.flatMap { $0.value.map { $0.start..<$0.end } }
+        for start in Set(starts).sorted()
+        where !modules.contains(where: { $0.contains(start) }) && !fileRanges.contains(where: { $0.contains(start) }) {
             guard let magic = try? core.memory.fetchBytes(from: start, count: 4), magic == ELF.magic else { continue }
             guard let elf = Self.image(in: core, at: start, sectionsRequired: false) else {
                 problems.append(ModuleProblem(name: "[anon:0x\(String(start, radix: 16))]", base: start,

@@ -20,6 +20,7 @@ let package = Package(
         // libvunwind-vsyscall.so: vsyscall_install() for C programs (include/vunwind/vsyscall.h).
         .library(name: "vunwind-vsyscall", type: .dynamic, targets: ["VsyscallC"]),
         .executable(name: "vunwind", targets: ["vunwind"]),
+        .executable(name: "fixture-bigcore", targets: ["fixture-bigcore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -75,6 +76,9 @@ let package = Package(
 
         // Small C programs the tests spawn (never fork the test process).
         .executableTarget(name: "fixture-stopper", path: "Sources/Fixtures/Stopper"),
+        // A big, many-threaded process for `vunwind bench core`.
+        .executableTarget(name: "fixture-bigcore", path: "Sources/Fixtures/BigCore",
+                          linkerSettings: [.linkedLibrary("pthread")]),
         .executableTarget(
             name: "fixture-vsyscall", dependencies: ["Vsyscall", "UnwindRegistry", "CVunwind"], path: "Sources/Fixtures/VsyscallProbe"),
 

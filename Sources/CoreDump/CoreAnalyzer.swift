@@ -25,12 +25,16 @@ public enum CoreAnalyzer {
         /// Ask libdwfl too (costs about what eu-stack costs).
         public var crossCheck: Bool
         public var maxFrames: Int
+        /// Files read for earlier cores, reused for this one.
+        public var cache: ModuleImageCache?
 
-        public init(executable: String? = nil, sysroot: String? = nil, crossCheck: Bool = true, maxFrames: Int = 256) {
+        public init(executable: String? = nil, sysroot: String? = nil, crossCheck: Bool = true, maxFrames: Int = 256,
+                    cache: ModuleImageCache? = nil) {
             self.executable = executable
             self.sysroot = sysroot
             self.crossCheck = crossCheck
             self.maxFrames = maxFrames
+            self.cache = cache
         }
     }
 
@@ -40,7 +44,7 @@ public enum CoreAnalyzer {
     }
 
     public static func analyze(core: CoreFile, path: String, options: Options) -> CoreAnalysis {
-        let modules = CoreModules(core: core, executable: options.executable, sysroot: options.sysroot)
+        let modules = CoreModules(core: core, executable: options.executable, sysroot: options.sysroot, cache: options.cache)
         let code = VsyscallCode.locate(in: core, modules: modules.map)
         let memory = CachingMemoryReader(core.memory)
         var returns: [Int32: SynthesizedReturn] = [:]

@@ -17,11 +17,13 @@ struct BenchCommand: ParsableCommand {
             cfi: parse and evaluate every FDE of a file (default libc.so.6) against readelf and libdw.
             vsyscall: TSC cycles per call of our vsyscall entries beside the kernel's vDSO, the getpid and \
             gettimeofday syscalls, the legacy [vsyscall] page and a bare rdtscp loop (ratio = ours / vDSO).
+            core: vunwind core on a core of --core-mib MiB and --core-threads threads beside eu-stack --core and \
+            gdb -batch -ex 'thread apply all bt', with peak RSS (ratio = ours / anchor).
             """)
 
-    static let benchmarks = ["cfi", "vsyscall"]
+    static let benchmarks = ["cfi", "vsyscall", "core"]
 
-    @Argument(help: "Which benchmarks: cfi, vsyscall (default: all).")
+    @Argument(help: "Which benchmarks: cfi, vsyscall, core (default: all).")
     var which: [String] = []
 
     @Option(help: "The file for the CFI benchmark.")
@@ -35,6 +37,12 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "vsyscall: the CPU to pin the measuring thread to (default: the current one).")
     var cpu: Int?
+
+    @Option(help: "core: MiB of memory the benchmark's core holds.")
+    var coreMib: Int = 1024
+
+    @Option(help: "core: threads in the benchmark's core.")
+    var coreThreads: Int = 64
 
     @Flag(help: "Print JSON instead of text (an object keyed by benchmark when more than one runs).")
     var json = false
@@ -69,6 +77,9 @@ struct BenchCommand: ParsableCommand {
             case "vsyscall":
                 let r = try VsyscallBenchmark.run(rounds: rounds ?? 21, calls: calls, cpu: cpu)
                 try emit(name, r, text: VsyscallBenchmark.render)
+            case "core":
+                let r = try CoreBenchmark.run(vunwind: vunwind, mebibytes: coreMib, threads: coreThreads, rounds: rounds ?? 3)
+                try emit(name, r, text: CoreBenchmark.render)
             default:
                 break
             }

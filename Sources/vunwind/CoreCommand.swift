@@ -5,6 +5,7 @@
 
 import ArgumentParser
 import CoreDump
+import Unwind
 import FoundationEssentials
 
 struct CoreCommand: ParsableCommand {
@@ -41,7 +42,8 @@ struct CoreCommand: ParsableCommand {
     }
 
     func run() throws {
-        let options = CoreAnalyzer.Options(executable: exe, sysroot: sysroot, crossCheck: !noCrossCheck)
+        let options = CoreAnalyzer.Options(executable: exe, sysroot: sysroot, crossCheck: !noCrossCheck,
+                                           cache: ModuleImageCache())
         var reports: [CoreReport] = []
         var text = ""
         for path in cores {

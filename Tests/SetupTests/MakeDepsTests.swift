@@ -21,7 +21,7 @@ final class MakeDepsTests: XCTestCase {
             bin = root.appendingPathComponent("bin")
             log = root.appendingPathComponent("log")
             try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             for tool in ["sh", "grep", "env", "cat"] {
                 try FileManager.default.createSymbolicLink(atPath: bin.appendingPathComponent(tool).path,
                                                            withDestinationPath: try Tools.path(tool))

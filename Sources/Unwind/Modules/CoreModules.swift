@@ -27,7 +27,8 @@ public struct CoreModules: Sendable {
     /// Images read from the core are parsed from at most this many bytes.
     public static let maxImageBytes: UInt64 = 64 << 20
 
-    public init(core: CoreFile, executable exePath: String? = nil, sysroot: String? = nil) {
+    /// `cache`: files already read for another core (nil: read each anew).
+    public init(core: CoreFile, executable exePath: String? = nil, sysroot: String? = nil, cache: ModuleImageCache? = nil) {
         var modules: [Module] = []
         var problems: [ModuleProblem] = []
         let entry = core.auxv(CoreFile.atEntry)
@@ -58,9 +59,9 @@ public struct CoreModules: Sendable {
                 continue  // the core holds the first page, and it is not ELF: not a module
             }
             let disk = Self.diskPath(path, exe: isExecutable ? exePath : nil, sysroot: sysroot)
-            let elf: ELFFile
+            let image: ModuleImage
             do {
-                elf = try ELFFile(source: try FileByteSource(path: disk))
+                image = try cache.map { try $0.image(path: disk) } ?? ModuleImage(elf: try ELFFile(source: try FileByteSource(path: disk)))
             } catch let e as FileError {
                 // The first page is ELF or not in the core: either way a module is lost.
                 problems.append(ModuleProblem(name: path, base: first.start, reason: "\(disk): \(e.message)"))
@@ -71,12 +72,12 @@ public struct CoreModules: Sendable {
                 problems.append(ModuleProblem(name: path, base: first.start, reason: "cannot read \(disk): \(error)"))
                 continue
             }
-            if let want = (try? inCore?.buildID()) ?? nil, let have = try? elf.buildID(), want != have {
+            if let want = (try? inCore?.buildID()) ?? nil, let have = try? image.elf.buildID(), want != have {
                 problems.append(ModuleProblem(name: path, base: first.start,
                                               reason: "\(disk) has build-id \(Self.hex(have)), the core \(Self.hex(want))"))
                 continue
             }
-            let module = Module(name: path, base: first.start, end: end, elf: elf)
+            let module = Module(name: path, base: first.start, end: end, image: image)
             modules.append(module)
             if isExecutable { exe = module }
         }
@@ -137,18 +138,28 @@ public struct CoreModules: Sendable {
     /// (its segments' and section table's extent), so it never runs into the next mapping.
     static func image(in core: CoreFile, at base: UInt64, sectionsRequired: Bool) -> ELFFile? {
         let dumped = core.memory.dumpedLength(at: base, limit: maxImageBytes)
-        guard dumped >= UInt64(ELF.headerSize),
-              let first = try? ELFFile(source: MemoryWindow(core.memory, base: base, size: dumped), sectionsRequired: false)
-        else { return nil }
-        var extent = first.programHeaders.filter { $0.type == ELF.ptLoad }
-            .map { $0.offset.addingReportingOverflow($0.fileSize).overflow ? 0 : $0.offset + $0.fileSize }.max() ?? 0
-        let h = first.header
-        let (table, over) = UInt64(h.sectionHeaderCount).multipliedReportingOverflow(by: UInt64(ELF.sectionHeaderSize))
-        if !over, h.sectionHeaderOffset > 0, !h.sectionHeaderOffset.addingReportingOverflow(table).overflow {
-            extent = max(extent, h.sectionHeaderOffset + table)
-        }
+        guard dumped >= UInt64(ELF.headerSize), let extent = imageExtent(core.memory, base) else { return nil }
         let size = min(dumped, max(extent, UInt64(ELF.headerSize)))
         return try? ELFFile(source: MemoryWindow(core.memory, base: base, size: size), sectionsRequired: sectionsRequired)
+    }
+
+    /// The bytes an ELF image at `base` says it spans in its file (its PT_LOADs' file
+    /// ranges and its section header table), read from the header and program headers
+    /// alone; nil if those are not readable.
+    static func imageExtent(_ memory: CoreMemory, _ base: UInt64) -> UInt64? {
+        guard let h = try? memory.fetchBytes(from: base, count: ELF.headerSize) else { return nil }
+        func u16(_ at: Int) -> UInt64 { UInt64(h[at]) | UInt64(h[at + 1]) << 8 }
+        func u64(_ b: [UInt8], _ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) } }
+        let phoff = u64(h, 32), shoff = u64(h, 40), phnum = min(u16(56), 4096), shnum = u16(60)
+        guard phoff < maxImageBytes, let (table, o1) = Optional(phoff.addingReportingOverflow(phnum * 56)), !o1,
+              table <= maxImageBytes, let ph = try? memory.fetchBytes(from: base + phoff, count: Int(phnum * 56)) else { return nil }
+        var extent = table
+        for i in 0..<Int(phnum) where ph[i * 56] == 1 && ph[i * 56 + 1] == 0 && ph[i * 56 + 2] == 0 && ph[i * 56 + 3] == 0 {
+            let (end, over) = u64(ph, i * 56 + 8).addingReportingOverflow(u64(ph, i * 56 + 32))
+            if !over { extent = max(extent, end) }
+        }
+        if shoff > 0, shnum > 0, !shoff.addingReportingOverflow(shnum * 64).overflow { extent = max(extent, shoff + shnum * 64) }
+        return extent
     }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }

@@ -1,11 +1,47 @@
 // Module: one loaded ELF image in an address space (a shared library, the executable, the
 // vDSO, a vsyscall page) with its load bias, its CFI and its symbols, parsed on first use.
+// What does not depend on where the image is loaded (the CFI, the sorted symbols) lives in
+// a ModuleImage, which several modules (one library in several cores) can share.
 
 import Bytes
 import DwarfCFI
 import ELF
+import Synchronization
 
-public final class Module: @unchecked Sendable {
+/// An ELF image and what is parsed from it once, whatever its load address.
+public final class ModuleImage: Sendable {
+    public let elf: ELFFile
+    private let cfi = Mutex<Result<CallFrameInfo, Error>?>(nil)
+    private let symbols = Mutex<[ELFSymbol]?>(nil)
+
+    public init(elf: ELFFile) { self.elf = elf }
+
+    /// The CFI at link-time addresses, or the error that made it unreadable.
+    public func callFrameInfo() throws -> CallFrameInfo {
+        try cfi.withLock { state in
+            if let s = state { return try s.get() }
+            let r = Result { try CallFrameInfo(elf: elf) }
+            state = r
+            return try r.get()
+        }.self
+    }
+
+    /// Defined, named function symbols sorted by address. Among aliases at one address the
+    /// lookup takes the last: a global name sorts after a weak one (the vDSO's
+    /// __vdso_gettimeofday over gettimeofday), as eu-stack and gdb name them.
+    var sortedSymbols: [ELFSymbol] {
+        symbols.withLock { state in
+            if let s = state { return s }
+            let all = (try? elf.symbols()) ?? []
+            let sorted = all.filter { $0.type == ELF.sttFunc && $0.isDefined && !$0.name.isEmpty }
+                .sorted { ($0.value, $0.binding == ELF.stbGlobal ? 1 : 0) < ($1.value, $1.binding == ELF.stbGlobal ? 1 : 0) }
+            state = sorted
+            return sorted
+        }
+    }
+}
+
+public final class Module: Sendable {
     /// File path, "[vdso]", or a description of where the image was found.
     public let name: String
     /// Run-time address of the image's first byte (file offset 0).
@@ -14,44 +50,32 @@ public final class Module: @unchecked Sendable {
     public let end: UInt64
     /// Run-time address minus link-time address.
     public let bias: UInt64
-    public let elf: ELFFile
+    public let image: ModuleImage
+    public var elf: ELFFile { image.elf }
 
-    public init(name: String, base: UInt64, end: UInt64, elf: ELFFile) {
+    public convenience init(name: String, base: UInt64, end: UInt64, elf: ELFFile) {
+        self.init(name: name, base: base, end: end, image: ModuleImage(elf: elf))
+    }
+
+    public init(name: String, base: UInt64, end: UInt64, image: ModuleImage) {
         self.name = name
         self.base = base
         self.end = end
-        self.elf = elf
-        let first = elf.programHeaders.filter { $0.type == ELF.ptLoad }.min { $0.virtualAddress < $1.virtualAddress }
+        self.image = image
+        let first = image.elf.programHeaders.filter { $0.type == ELF.ptLoad }.min { $0.virtualAddress < $1.virtualAddress }
         let linkBase = first.map { $0.virtualAddress &- $0.offset } ?? 0
         self.bias = base &- linkBase
     }
 
     public func contains(_ address: UInt64) -> Bool { address >= base && address < end }
 
-    private var cfiState: Result<CallFrameInfo, Error>?
-
     /// The module's CFI at link-time addresses (look up `pc - bias`), or the error that
     /// made it unreadable.
-    public func callFrameInfo() throws -> CallFrameInfo {
-        if let s = cfiState { return try s.get() }
-        let r = Result { try CallFrameInfo(elf: elf) }
-        cfiState = r
-        return try r.get()
-    }
-
-    private var sortedSymbols: [ELFSymbol]?
+    public func callFrameInfo() throws -> CallFrameInfo { try image.callFrameInfo() }
 
     /// The function symbol covering `address` (run-time) and the offset into it.
     public func symbol(for address: UInt64) -> (name: String, offset: UInt64)? {
-        if sortedSymbols == nil {
-            let all = (try? elf.symbols()) ?? []
-            // Among aliases at one address the lookup takes the last: sort a global name
-            // after a weak one (the vDSO's __vdso_gettimeofday over gettimeofday), as
-            // eu-stack and gdb name them.
-            sortedSymbols = all.filter { $0.type == ELF.sttFunc && $0.isDefined && !$0.name.isEmpty }
-                .sorted { ($0.value, $0.binding == ELF.stbGlobal ? 1 : 0) < ($1.value, $1.binding == ELF.stbGlobal ? 1 : 0) }
-        }
-        let symbols = sortedSymbols!
+        let symbols = image.sortedSymbols
         let link = address &- bias
         let lo = symbols.partitionPoint { $0.value <= link }
         var i = lo - 1

@@ -108,7 +108,7 @@ enum CoreBenchmark {
         var out = "core analysis: a core of \(r.coreBytes >> 20) MiB, \(r.threads) threads "
             + "(written by vunwind gcore in \(String(format2: r.writeMilliseconds, 0)) ms); each a process, interleaved\n"
         for run in r.runs {
-            out += "  " + run.name.padded(42) + "median \(String(format2: run.medianMilliseconds, 1)) ms"
+            out += "  " + (run.name + " ").padded(42) + "median \(String(format2: run.medianMilliseconds, 1)) ms"
                 + "  (min \(String(format2: run.minimumMilliseconds, 1)), max \(String(format2: run.maximumMilliseconds, 1)))"
                 + "  peak RSS \(String(format2: run.peakRSSMegabytes, 1)) MB\n"
         }
@@ -119,6 +119,3 @@ enum CoreBenchmark {
     }
 }
 
-extension String {
-    func padded(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
-}

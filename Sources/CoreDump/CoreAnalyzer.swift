@@ -39,7 +39,8 @@ public enum CoreAnalyzer {
     }
 
     public static func analyze(path: String, options: Options = Options()) throws -> CoreAnalysis {
-        let core = try CoreFile(source: try FileByteSource(path: path))
+        // Read through a block cache: the walks read words, the file is read in blocks.
+        let core = try CoreFile(source: BlockCachedByteSource(try FileByteSource(path: path)))
         return analyze(core: core, path: path, options: options)
     }
 

@@ -25,10 +25,13 @@ build: deps
 	$(SWIFT) build -c $(CONFIG) --static-swift-stdlib --product vunwind-vsyscall
 	$(SWIFT) build -c $(CONFIG) --product fixture-bigcore
 
-# Debug build (assertions on); the suite runs in parallel workers.
+# Debug build (assertions on); the suite runs in parallel workers and ends with a line
+# "N passed, M failed" (scripts/test-summary.sh); any failure makes the target fail.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --parallel --num-workers 2
+	@rm -f .build/tests.xml; status=0; \
+	$(SWIFT) test --skip-build --parallel --num-workers 2 --xunit-output .build/tests.xml || status=$$?; \
+	sh scripts/test-summary.sh .build/tests.xml $$status
 
 demo: build
 	./scripts/demo.sh .build/$(CONFIG)

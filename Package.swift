@@ -24,7 +24,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // Bounds-checked byte cursors, LEB128, the MemoryReader protocol: shared by every
@@ -34,8 +33,7 @@ let package = Package(
         .target(name: "ELF", dependencies: ["Bytes"]),
         .target(
             name: "Unwind",
-            dependencies: ["Bytes", "DwarfCFI", "ELF", "CVunwind",
-                           .product(name: "SystemPackage", package: "swift-system")]),
+            dependencies: ["Bytes", "DwarfCFI", "ELF", "CVunwind"]),
 
         // The vsyscall page: emitter (assembler + CFI tracker), entries, image, mapping,
         // timekeeper, fault fixups.

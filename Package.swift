@@ -43,7 +43,7 @@ let package = Package(
         // Registrars: libgcc, nongnu libunwind, gdb's JIT interface, perf's map file.
         .target(name: "UnwindRegistry", dependencies: ["CVunwind"]),
 
-        .target(name: "VsyscallC", dependencies: ["Vsyscall", "UnwindRegistry"]),
+        .target(name: "VsyscallC", dependencies: ["Vsyscall", "UnwindRegistry", "CVunwind"]),
 
         .target(name: "CVunwind"),
         // libunwind-ptrace accessors that answer for in-memory images (C: libunwind's

@@ -2,18 +2,23 @@
 // uninstall the page from C. The entries themselves are called directly at their absolute
 // addresses.
 
+//
+// Thread safety: install and uninstall are serialized by one lock around the installed
+// page; the error text is per thread (vu_error_set), so a failure on one thread never
+// changes or frees the string another thread holds.
+
+import CVunwind
+import Synchronization
 import UnwindRegistry
 import Vsyscall
 #if canImport(Glibc)
 import Glibc
 #endif
 
-nonisolated(unsafe) private var lastError: UnsafeMutablePointer<CChar>? = strdup("")
-nonisolated(unsafe) private var page: VsyscallPage?
+private let installed = Mutex<VsyscallPage?>(nil)
 
 private func fail(_ message: String) -> Int32 {
-    free(lastError)
-    lastError = strdup(message)
+    vu_error_set(message)
     return -1
 }
 
@@ -39,28 +44,32 @@ public func vsyscall_install_with(_ address: UInt, _ faultMode: Int32, _ tickMic
         }
         mapping = kind
     }
-    do {
-        page = try Vsyscall.install(address: address == 0 ? Vsyscall.defaultAddress : UInt64(address),
-                                    faultMode: faultMode == 1 ? .sigsegv : .efault,
-                                    tick: .microseconds(tickMicroseconds == 0 ? 4000 : Int(tickMicroseconds)),
-                                    mapping: mapping, registrars: kinds)
-        return 0
-    } catch {
-        return fail("\(error)")
+    return installed.withLock { page -> Int32 in
+        do {
+            page = try Vsyscall.install(address: address == 0 ? Vsyscall.defaultAddress : UInt64(address),
+                                        faultMode: faultMode == 1 ? .sigsegv : .efault,
+                                        tick: .microseconds(tickMicroseconds == 0 ? 4000 : Int(tickMicroseconds)),
+                                        mapping: mapping, registrars: kinds)
+            return 0
+        } catch {
+            return fail("\(error)")
+        }
     }
 }
 
 @_cdecl("vsyscall_uninstall")
 public func vsyscall_uninstall() -> Int32 {
-    guard let p = page else { return fail("no vsyscall page is installed") }
-    do {
-        try p.uninstall()
-        page = nil
-        return 0
-    } catch {
-        return fail("\(error)")
+    installed.withLock { page -> Int32 in
+        guard let p = page else { return fail("no vsyscall page is installed") }
+        do {
+            try p.uninstall()
+            page = nil
+            return 0
+        } catch {
+            return fail("\(error)")
+        }
     }
 }
 
 @_cdecl("vsyscall_error")
-public func vsyscall_error() -> UnsafePointer<CChar>? { UnsafePointer(lastError) }
+public func vsyscall_error() -> UnsafePointer<CChar>? { vu_error_get() }

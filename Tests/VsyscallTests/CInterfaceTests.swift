@@ -62,3 +62,20 @@ final class CInterfaceTests: XCTestCase {
         XCTAssertEqual(fields["efault"], [-14])
     }
 }
+
+final class CInterfaceThreadTests: XCTestCase {
+    /// Before: concurrent install/uninstall corrupted the heap (`free(): unaligned chunk`) in
+    /// most runs, and vsyscall_error()'s string was freed by the next failure on any thread.
+    func testEightThreadsInstallingAndUninstallingAtOnceNeitherCrashNorShareTheirErrorText() throws {
+        let program = try FixturePrograms.shared("c_threads.c")
+        for _ in 0..<3 {
+            let r = try Subprocess.run(program, ["8"], environment: ["SWIFT_BACKTRACE": "enable=no"])
+            XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+            let lines = r.stdout.split(separator: "\n").map(String.init)
+            XCTAssertEqual(lines.count, 2, r.stdout + r.stderr)
+            XCTAssertTrue(lines.first?.hasPrefix("cycles 1600 ok ") == true, r.stdout)
+            XCTAssertGreaterThan(Int(lines.first?.split(separator: " ").last ?? "") ?? 0, 0, "no install ever succeeded")
+            XCTAssertEqual(lines.last, "error-isolation ok")
+        }
+    }
+}

@@ -54,7 +54,9 @@ enum vsyscall_registrar {
 int vsyscall_install_with(unsigned long address, int fault_mode, unsigned tick_us, unsigned registrars);
 /* Stops the timekeeper and unmaps the page. Returns 0, or -1 (see vsyscall_error()). */
 int vsyscall_uninstall(void);
-/* The last error, one line. */
+/* The calling thread's last error, one line; the string stays valid until the next failure
+   on the same thread (each thread has its own). install and uninstall may be called from
+   any thread: they are serialized. */
 const char *vsyscall_error(void);
 
 long vgettimeofday(struct timeval *tv, struct timezone *tz) __attribute__((weak));

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <ucontext.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define VU_MAX_FIXUPS 64
 
@@ -18,20 +21,52 @@ static _Atomic uint64_t fixups_taken;
 static struct sigaction previous_segv, previous_bus;
 static int installed;
 
+/* Hands a signal that is not ours to what was installed before, as the kernel would have
+   delivered it to that disposition:
+   - a handler runs with its own sa_mask added and, unless SA_NODEFER, the signal blocked;
+     with SA_RESETHAND it is called once, and its disposition becomes SIG_DFL;
+   - SIG_DFL (and SIG_IGN for a fault the kernel raised, which the kernel cannot ignore):
+     a kernel fault restores the default and returns, so the instruction faults again and
+     the kernel takes the default action with the faulting registers (the core shows the
+     fault, not this handler); a signal someone sent (kill, raise, tgkill: si_code <= 0)
+     is sent again, to this thread with the same siginfo, and taken with the default
+     action when the handler returns;
+   - SIG_IGN for a sent signal: ignored.
+   Everything here is async-signal-safe: sigaction, pthread_sigmask, a raw syscall. */
 static void chain(int sig, siginfo_t *info, void *context) {
     struct sigaction *prev = sig == SIGSEGV ? &previous_segv : &previous_bus;
-    if (prev->sa_flags & SA_SIGINFO) {
-        if (prev->sa_sigaction) { prev->sa_sigaction(sig, info, context); return; }
-    } else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
-        prev->sa_handler(sig);
+    int sent = info->si_code <= 0;
+    int is_handler = (prev->sa_flags & SA_SIGINFO) ? prev->sa_sigaction != NULL
+                                                   : (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN);
+    if (is_handler) {
+        struct sigaction call = *prev;
+        if (prev->sa_flags & SA_RESETHAND) {
+            prev->sa_handler = SIG_DFL;
+            prev->sa_flags &= ~(SA_SIGINFO | SA_RESETHAND);
+        }
+        sigset_t saved, block = call.sa_mask;
+        pthread_sigmask(SIG_BLOCK, &block, &saved);
+        if (call.sa_flags & SA_NODEFER) {
+            sigset_t self;
+            sigemptyset(&self);
+            sigaddset(&self, sig);
+            pthread_sigmask(SIG_UNBLOCK, &self, NULL);
+        }
+        if (call.sa_flags & SA_SIGINFO) call.sa_sigaction(sig, info, context);
+        else call.sa_handler(sig);
+        pthread_sigmask(SIG_SETMASK, &saved, NULL);
         return;
     }
-    // Default action: restore it and return; the faulting instruction runs again and the
-    // kernel delivers the signal with its default action (terminate, dump core).
+    if (prev->sa_handler == SIG_IGN && sent) return;
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     sigaction(sig, &dfl, NULL);
+    if (sent) {
+        /* Pending while this handler runs (the signal is blocked here), delivered with the
+           default action on the interrupted context when it returns. */
+        syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), sig, info);
+    }
 }
 
 static void handler(int sig, siginfo_t *info, void *context) {
@@ -86,6 +121,25 @@ int vu_fixups_uninstall(void) {
     restore(SIGSEGV, &previous_segv);
     restore(SIGBUS, &previous_bus);
     installed = 0;
+    return 0;
+}
+
+/* Puts the fixup handler back on top when a handler installed after it took SIGSEGV or
+   SIGBUS: that handler becomes the one faults that are not ours are handed to. */
+int vu_fixups_reassert(void) {
+    if (!installed) { errno = ENOENT; return -1; }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    int signals[2] = {SIGSEGV, SIGBUS};
+    for (int i = 0; i < 2; i++) {
+        struct sigaction current;
+        if (sigaction(signals[i], NULL, &current) != 0) return -1;
+        if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == handler) continue;
+        if (sigaction(signals[i], &sa, signals[i] == SIGSEGV ? &previous_segv : &previous_bus) != 0) return -1;
+    }
     return 0;
 }
 

@@ -131,6 +131,14 @@ public final class VsyscallPage: @unchecked Sendable {
         timekeeper.start()
     }
 
+    /// Puts the EFAULT fixup handler back in front of a SIGSEGV/SIGBUS handler the process
+    /// installed after `install` (which took EFAULT away: a bad pointer then reaches that
+    /// handler). The later handler keeps every signal that is not a fixup.
+    public func reassertFaultHandler() throws {
+        guard faultMode == .efault else { return }
+        guard vu_fixups_reassert() == 0 else { throw VsyscallError.system("re-asserting the EFAULT fixup handler", errno) }
+    }
+
     /// Stops the timekeeper, removes the fault handler and unmaps the page.
     public func uninstall() throws { try Vsyscall.uninstall(self) }
 

@@ -73,3 +73,16 @@ public func vsyscall_uninstall() -> Int32 {
 
 @_cdecl("vsyscall_error")
 public func vsyscall_error() -> UnsafePointer<CChar>? { vu_error_get() }
+
+@_cdecl("vsyscall_reassert_fault_handler")
+public func vsyscall_reassert_fault_handler() -> Int32 {
+    installed.withLock { page -> Int32 in
+        guard let p = page else { return fail("no vsyscall page is installed") }
+        do {
+            try p.reassertFaultHandler()
+            return 0
+        } catch {
+            return fail("\(error)")
+        }
+    }
+}

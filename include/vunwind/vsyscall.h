@@ -52,6 +52,18 @@ enum vsyscall_registrar {
 
 /* vsyscall_install registering with a subset of the unwinders (it uses ALL). */
 int vsyscall_install_with(unsigned long address, int fault_mode, unsigned tick_us, unsigned registrars);
+/* Signals. In EFAULT mode install puts a SIGSEGV and SIGBUS handler in front of whatever
+   was there; it turns faults at the page's user-pointer stores into -EFAULT and hands
+   every other signal to the previous disposition exactly as the kernel would have: its
+   handler with its sa_mask, SA_NODEFER, SA_SIGINFO and SA_RESETHAND honoured; or the
+   default action (a fault re-executes and the kernel dumps core with the faulting
+   registers; a signal sent with kill or raise is sent again and taken by default). If
+   SIGSEGV is blocked in a thread, a bad pointer there kills the process (the kernel forces
+   synchronous faults through). A handler installed after install takes EFAULT away (bad
+   pointers reach it as SIGSEGV) until vsyscall_reassert_fault_handler() puts ours back in
+   front of it; it then receives everything that is not a fixup. SIGSEGV mode installs
+   nothing. Returns 0, or -1 (see vsyscall_error()). */
+int vsyscall_reassert_fault_handler(void);
 /* Stops the timekeeper and unmaps the page. Returns 0, or -1 (see vsyscall_error()). */
 int vsyscall_uninstall(void);
 /* The calling thread's last error, one line; the string stays valid until the next failure

@@ -39,6 +39,9 @@ void vu_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 // (so real crashes still dump core). The table is copied; the handler only reads it.
 int vu_fixups_install(const uint64_t *store_landing_pairs, unsigned count);
 int vu_fixups_uninstall(void);
+/// Puts the handler back in front of one installed after it (which then gets the signals
+/// that are not fixups). 0, or -1 with errno (ENOENT: not installed).
+int vu_fixups_reassert(void);
 /// Faults the handler turned into -EFAULT so far.
 uint64_t vu_fixups_taken(void);
 

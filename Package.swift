@@ -43,7 +43,10 @@ let package = Package(
         // Registrars: libgcc, nongnu libunwind, gdb's JIT interface, perf's map file.
         .target(name: "UnwindRegistry", dependencies: ["CVunwind"]),
 
-        .target(name: "VsyscallC", dependencies: ["Vsyscall", "UnwindRegistry", "CVunwind"]),
+        .target(name: "VsyscallC", dependencies: ["Vsyscall", "UnwindRegistry", "CVunwind", "CVsyscallC"]),
+        // libvunwind-vsyscall.so's load-time hook: gives back the signals the Swift runtime's
+        // backtracer took (linked into that library only).
+        .target(name: "CVsyscallC", linkerSettings: [.linkedLibrary("dl")]),
 
         .target(name: "CVunwind"),
         // libunwind-ptrace accessors that answer for in-memory images (C: libunwind's

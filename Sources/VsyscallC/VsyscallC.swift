@@ -7,6 +7,7 @@
 // page; the error text is per thread (vu_error_set), so a failure on one thread never
 // changes or frees the string another thread holds.
 
+import CVsyscallC
 import CVunwind
 import Synchronization
 import UnwindRegistry
@@ -86,3 +87,7 @@ public func vsyscall_reassert_fault_handler() -> Int32 {
         }
     }
 }
+
+/// Keeps the load-time hook (CVsyscallC) linked in: nothing else refers to it.
+@_cdecl("vsyscall_library_signals_restored")
+public func vsyscall_library_signals_restored() -> UInt { vu_library_signals_restored() }

@@ -20,6 +20,22 @@
  * or -errno); they never set errno. A bad user pointer gives -EFAULT in the default fault
  * mode, SIGSEGV in VSYSCALL_FAULT_SIGSEGV mode.
  */
+/* Side effects, all of them (SideEffectTests checks this list):
+ *   Loading the library changes no signal disposition: the Swift runtime it is written in
+ *   installs a crash backtracer on SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE and
+ *   SIGSEGV at load, and the library gives those back to SIG_DFL before main, unless the
+ *   environment sets SWIFT_BACKTRACE (then the backtracer was asked for and stays).
+ *   vsyscall_install():
+ *     - maps the page at the address (0x600000000000: image, text, data page) and a
+ *       writable view of the data page for the timekeeper; never writable and executable;
+ *     - starts one thread, the timekeeper (it blocks no signal of the program's);
+ *     - in EFAULT mode installs a SIGSEGV and SIGBUS handler (see Signals below);
+ *     - registers the page with the unwinders in the mask: libgcc (__register_frame),
+ *       nongnu libunwind (dlopen of libunwind.so.8, RTLD_LOCAL, which stays loaded after
+ *       uninstall, with liblzma), gdb (__jit_debug_descriptor), perf (writes
+ *       /tmp/perf-PID.map, see the README); no file descriptor stays open.
+ *   vsyscall_uninstall() undoes all of that but the loaded libunwind.so.8.
+ */
 #ifndef VUNWIND_VSYSCALL_H
 #define VUNWIND_VSYSCALL_H
 
@@ -64,6 +80,8 @@ int vsyscall_install_with(unsigned long address, int fault_mode, unsigned tick_u
    front of it; it then receives everything that is not a fixup. SIGSEGV mode installs
    nothing. Returns 0, or -1 (see vsyscall_error()). */
 int vsyscall_reassert_fault_handler(void);
+/* For tests: the signals (a bit per number) the library gave back to SIG_DFL at load. */
+unsigned long vsyscall_library_signals_restored(void);
 /* Stops the timekeeper and unmaps the page. Returns 0, or -1 (see vsyscall_error()). */
 int vsyscall_uninstall(void);
 /* The calling thread's last error, one line; the string stays valid until the next failure

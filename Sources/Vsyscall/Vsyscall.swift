@@ -128,7 +128,14 @@ public final class VsyscallPage: @unchecked Sendable {
                 throw VsyscallError.system("installing the EFAULT fixup handler", e)
             }
         }
-        timekeeper.start()
+        do {
+            try timekeeper.start()
+        } catch {
+            if faultMode == .efault { _ = vu_fixups_uninstall() }
+            try? registry.deregister(image.registeredImage)
+            pages.unmap()
+            throw error
+        }
     }
 
     /// Puts the EFAULT fixup handler back in front of a SIGSEGV/SIGBUS handler the process

@@ -8,7 +8,7 @@ import TestSupport
 import XCTest
 
 final class SideEffectTests: XCTestCase {
-    struct Point { var signals: [Int] = []; var threads = 0; var fds: [Int] = []; var maps: [String] = [] }
+    struct Point { var signals: [Int] = []; var threads = 0; var fds: [Int] = []; var maps: [String] = []; var blocked: [String] = [] }
 
     func observe(environment: [String: String] = [:]) throws -> [String: Point] {
         let program = try FixturePrograms.shared("side_effects.c")
@@ -25,6 +25,7 @@ final class SideEffectTests: XCTestCase {
             case "threads": p.threads = Int(rest) ?? -1
             case "fds": p.fds = rest.split(separator: " ").compactMap { Int($0) }
             case "map": p.maps.append(rest)
+            case "blocked": p.blocked.append(rest.trimmingCharacters(in: .whitespaces))
             default: break
             }
             points[f[0]] = p
@@ -46,6 +47,13 @@ final class SideEffectTests: XCTestCase {
         let start = try XCTUnwrap(p["start"]), installed = try XCTUnwrap(p["installed"]), after = try XCTUnwrap(p["uninstalled"])
         XCTAssertEqual(installed.signals, [SIGBUS, SIGSEGV].map(Int.init), "EFAULT mode takes SIGSEGV and SIGBUS, nothing else")
         XCTAssertEqual(installed.threads, start.threads + 1, "the timekeeper")
+        // The timekeeper blocks every signal a thread can block (all but SIGKILL, SIGSTOP
+        // and glibc's two internal ones): no handler of the program runs on it.
+        XCTAssertEqual(installed.blocked.count, 1, "\(installed.blocked)")
+        let mask = UInt64(installed.blocked.first ?? "", radix: 16) ?? 0
+        for s in [SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, SIGCHLD, SIGSEGV, SIGPROF, 34, 64] {
+            XCTAssertNotEqual(mask & (1 << UInt64(s - 1)), 0, "signal \(s) not blocked: \(installed.blocked)")
+        }
         XCTAssertEqual(installed.fds, start.fds, "no descriptor stays open")
         let page = installed.maps.filter { $0.hasPrefix("600000000000-") || $0.hasPrefix("600000001000-") || $0.hasPrefix("600000002000-") }
         XCTAssertFalse(page.isEmpty, "\(installed.maps)")

@@ -28,7 +28,8 @@
  *   vsyscall_install():
  *     - maps the page at the address (0x600000000000: image, text, data page) and a
  *       writable view of the data page for the timekeeper; never writable and executable;
- *     - starts one thread, the timekeeper (it blocks no signal of the program's);
+ *     - starts one thread, the timekeeper, with every signal blocked (no handler of the
+ *       program runs on it; process-directed signals go to the program's threads);
  *     - in EFAULT mode installs a SIGSEGV and SIGBUS handler (see Signals below);
  *     - registers the page with the unwinders in the mask: libgcc (__register_frame),
  *       nongnu libunwind (dlopen of libunwind.so.8, RTLD_LOCAL, which stays loaded after

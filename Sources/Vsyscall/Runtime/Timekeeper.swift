@@ -107,7 +107,7 @@ final class Timekeeper: @unchecked Sendable {
     }
 
     /// Writes the initial state (or the syscall mode) and starts the thread.
-    func start() {
+    func start() throws {
         vu_vvar_write_begin(vvar)
         vu_vvar_store32(vvar, UInt32(VvarLayout.clockMode), mode.rawValue)
         vu_vvar_store32(vvar, UInt32(VvarLayout.shift), Self.shift)
@@ -129,11 +129,22 @@ final class Timekeeper: @unchecked Sendable {
         publish(realtimeOffset: s.realtimeOffset, inSection: false)
         let context = Unmanaged.passRetained(self).toOpaque()
         var tid = pthread_t()
-        pthread_create(&tid, nil, { raw in
+        // The thread starts with every signal blocked (a new thread inherits the mask), so
+        // no handler of the program ever runs on it, in the middle of a vvar update, and
+        // process-directed signals go to the program's own threads.
+        var all = sigset_t(), saved = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_SETMASK, &all, &saved)
+        let rc = pthread_create(&tid, nil, { raw in
             let keeper = Unmanaged<Timekeeper>.fromOpaque(raw!).takeRetainedValue()
             keeper.run()
             return nil
         }, context)
+        pthread_sigmask(SIG_SETMASK, &saved, nil)
+        guard rc == 0 else {
+            Unmanaged<Timekeeper>.fromOpaque(context).release()
+            throw VsyscallError.system("starting the timekeeper thread", rc)
+        }
         thread = tid
     }
 

@@ -343,35 +343,49 @@ final class ClockTests: XCTestCase {
         }
     }
 
-    func testCoarseClocksAreWithinOneTickPlusAMillisecondOfTheKernelsCoarseClocks() throws {
+    /// A coarse clock is the time the vvar last published. That is a fact about each
+    /// reading that holds under any load (the timekeeper may wake late; a bound in ticks
+    /// would be a timed assertion): the reading is not ahead of the kernel's fine clock read
+    /// just after it, and not behind the kernel's fine clock at the last moment we saw the
+    /// update counter without the update that published it (the update came after that
+    /// moment), each within 1 ms for the page's calibration against the kernel.
+    func testCoarseClocksAreTheTimeOfTheLastUpdateNeverAheadOfTheKernelAndNeverOlderThanThatUpdate() throws {
         try withPage { page in
             XCTAssertEqual(page.clockMode, .tsc)
-            let tick = page.tick.components
-            let tickNanoseconds = tick.seconds * 1_000_000_000 + tick.attoseconds / 1_000_000_000
-            var lags: [String: [Int64]] = [:]
-            var failures = 0
+            let slack: Int64 = 1_000_000
             var ts = timespec()
-            var resolution: Int64 = 0
-            for (name, clock) in [("REALTIME_COARSE", CLOCK_REALTIME_COARSE), ("MONOTONIC_COARSE", CLOCK_MONOTONIC_COARSE)] {
-                var r = timespec()
-                clock_getres(clockid_t(clock), &r)
-                resolution = max(resolution, Self.nanoseconds(r))
+            var lags: [String: [Int64]] = [:]
+            for (name, coarse, fine) in [("REALTIME_COARSE", CLOCK_REALTIME_COARSE, CLOCK_REALTIME),
+                                         ("MONOTONIC_COARSE", CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC)] {
+                var seen = page.updates
+                // The update in place before the loop could be of any age: no floor until
+                // the loop has seen one happen.
+                var beforeSeen = Int64.min / 2
+                var lastPoll = beforeSeen
                 for i in 0..<2000 {
-                    let k1 = Self.kernel(clock)
-                    if page.clockGettime(clock, &ts) != 0 { failures += 1 }
-                    let k2 = Self.kernel(clock)
-                    lags[name, default: []].append(Self.deviation(Self.nanoseconds(ts), k1, k2))
+                    let poll = Self.kernel(fine)
+                    let u = page.updates
+                    if u != seen {
+                        seen = u
+                        beforeSeen = lastPoll
+                    }
+                    lastPoll = poll
+                    XCTAssertEqual(page.clockGettime(coarse, &ts), 0)
+                    let k2 = Self.kernel(fine)
+                    let v = Self.nanoseconds(ts)
+                    // The update read may be newer than the counter read just before it.
+                    let newest = page.updates
+                    let floor = newest == seen ? beforeSeen : max(lastPoll, beforeSeen)
+                    guard v <= k2 + slack else { return XCTFail("\(name): \(v) is ahead of the kernel's \(k2)") }
+                    guard v >= floor - slack else {
+                        return XCTFail("\(name): \(v) is older than its update (after \(floor)), sample \(i)")
+                    }
+                    lags[name, default: []].append(k2 - v)
                     if i % 8 == 0 { usleep(UInt32(200 + (i * 37) % 1000)) }
                 }
             }
-            // Each coarse clock lags the true time by up to its own tick: ours by our tick,
-            // the kernel's by a jiffy (its clock_getres).
-            let bound = max(tickNanoseconds, resolution) + 1_000_000
-            XCTAssertEqual(failures, 0)
             for (name, samples) in lags.sorted(by: { $0.key < $1.key }) {
-                let p = Percentiles(samples)
-                print("\(name) vs kernel (resolution \(resolution) ns): \(p)")
-                XCTAssertLessThanOrEqual(p.p99, bound, "\(name): \(p)")
+                print("\(name): lag behind the kernel's fine clock \(Percentiles(samples))")
             }
         }
     }

@@ -130,6 +130,10 @@ public final class VsyscallPage: @unchecked Sendable {
         }
         do {
             try timekeeper.start()
+            guard vu_fork_protect(image.vvarAddress) == 0 else {
+                timekeeper.stop()
+                throw VsyscallError.system("pthread_atfork", ENOMEM)
+            }
         } catch {
             if faultMode == .efault { _ = vu_fixups_uninstall() }
             try? registry.deregister(image.registeredImage)
@@ -150,6 +154,7 @@ public final class VsyscallPage: @unchecked Sendable {
     public func uninstall() throws { try Vsyscall.uninstall(self) }
 
     func tearDown() {
+        vu_fork_unprotect()
         timekeeper.stop()
         if faultMode == .efault { _ = vu_fixups_uninstall() }
         // Consumers forget the page before it goes away.

@@ -45,6 +45,12 @@ int vu_fixups_reassert(void);
 /// Faults the handler turned into -EFAULT so far.
 uint64_t vu_fixups_taken(void);
 
+// fork: a child of a process with a page installed gets a private vvar in syscall mode
+// (fork.c). vu_fork_protect registers the atfork handler (once per process) and names the
+// readers' vvar; vu_fork_unprotect (at uninstall) turns it off. -1 if pthread_atfork fails.
+int vu_fork_protect(uint64_t vvar_address);
+void vu_fork_unprotect(void);
+
 // memfd and sealing, which Swift's Glibc module does not export.
 int vu_memfd_create(const char *name);
 /// A memfd (sealing allowed) holding `size` bytes of `data`: the vsyscall image before it

@@ -23,6 +23,8 @@ final class Timekeeper: @unchecked Sendable {
     let mode: ClockMode
     private let stopping = Atomic<Bool>(false)
     private var thread: pthread_t?
+    /// The process that started the thread.
+    private var owner: pid_t = 0
 
     // The readers' clock: base TSC, base MONOTONIC in shifted nanoseconds, mult.
     private(set) var tscBase: UInt64 = 0
@@ -146,11 +148,13 @@ final class Timekeeper: @unchecked Sendable {
             throw VsyscallError.system("starting the timekeeper thread", rc)
         }
         thread = tid
+        owner = getpid()
     }
 
     func stop() {
         stopping.store(true, ordering: .releasing)
-        if let t = thread { pthread_join(t, nil) }
+        // Only the process that started the thread has it: a forked child has none to join.
+        if let t = thread, owner == getpid() { pthread_join(t, nil) }
         thread = nil
     }
 

@@ -19,7 +19,11 @@ final class ForkTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         var rng = SeededGenerator(seed: 0xf04c)
         var children = 0, slowest = 0
-        for run in 0..<8 {
+        // Storms until 1,000 children have run (how many a storm gets before its writer is
+        // killed depends on the machine's speed).
+        var run = 0
+        while children < 1000 && run < 60 {
+            defer { run += 1 }
             let log = dir.appendingPathComponent("run\(run).log").path
             let top = try Spawner.spawn(program, [log, "400", "100"], environment: ["SWIFT_BACKTRACE": "enable=no"], quiet: true)
             var writer: pid_t = 0
@@ -56,7 +60,7 @@ final class ForkTests: XCTestCase {
             slowest = max(slowest, done.compactMap { Int($0[3]) }.max() ?? 0)
         }
         print("fork storm: \(children) children, the slowest clock call took \(slowest) ns")
-        XCTAssertGreaterThan(children, 1000)
+        XCTAssertGreaterThanOrEqual(children, 1000)
     }
 
     func testAForkedChildsUninstallReturnsAndLeavesTheParentsPerfMap() throws {

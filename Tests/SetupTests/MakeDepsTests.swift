@@ -47,10 +47,13 @@ final class MakeDepsTests: XCTestCase {
             chmod(path, 0o755)
         }
 
-        /// `make -s deps` in the repository, with this machine's PATH.
+        /// `make -s deps` in the repository, with this machine's PATH, as a top-level make:
+        /// under `make test` the suite inherits MAKELEVEL and MAKEFLAGS, and a nested make
+        /// prefixes its messages with "make[1]:" (CI failed on exactly that).
         func makeDeps() throws -> (result: ProcessResult, log: [String]) {
             let r = try Subprocess.run(try Tools.path("make"), ["-s", "--no-print-directory", "deps"],
-                                       environment: ["PATH": bin.path, "DEBIAN_FRONTEND": "unset-by-test"],
+                                       environment: ["PATH": bin.path, "DEBIAN_FRONTEND": "unset-by-test",
+                                                     "MAKELEVEL": "", "MAKEFLAGS": "", "MFLAGS": ""],
                                        currentDirectory: Tools.repositoryRoot.path)
             let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").map(String.init)
             try? FileManager.default.removeItem(at: root)
@@ -111,6 +114,7 @@ final class MakeDepsTests: XCTestCase {
         let (r, log) = try machine.makeDeps()
         XCTAssertNotEqual(r.status, 0)
         XCTAssertEqual(log, [], "nothing may be installed")
+        // make's own "make: *** [Makefile:N: deps] Error 1" follows; the script's line is the rest.
         let ours = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("make:") }
         XCTAssertEqual(ours, ["make deps: missing Debian packages: gdb llvm; install them as root: apt-get install gdb llvm"])
     }

@@ -11,7 +11,7 @@ BIN         = .build/$(CONFIG)/vunwind
 DEBIAN_PACKAGES = libdw-dev libelf-dev libunwind-dev liblzma-dev elfutils gdb binutils llvm \
                   linux-perf g++ pkg-config
 
-.PHONY: deps build test demo bench clean
+.PHONY: deps build test demo bench install clean
 
 deps:
 	@sh scripts/deps.sh $(DEBIAN_PACKAGES)
@@ -38,6 +38,11 @@ demo: build
 
 bench: build
 	$(BIN) bench
+
+# The C library, header, linker script and vunwind-vsyscall.pc under PREFIX.
+PREFIX ?= /usr/local
+install: build
+	sh scripts/install.sh .build/$(CONFIG) $(PREFIX)
 
 clean:
 	rm -rf .build

@@ -95,10 +95,20 @@ int vsyscall_uninstall(void);
    any thread: they are serialized. */
 const char *vsyscall_error(void);
 
-long vgettimeofday(struct timeval *tv, struct timezone *tz) __attribute__((weak));
-long vtime(time_t *t) __attribute__((weak));
-long vgetcpu(unsigned *cpu, unsigned *node, void *cache) __attribute__((weak));
-long vclock_gettime(clockid_t clock, struct timespec *ts) __attribute__((weak));
+/* The entries: absolute symbols the linker script defines. Their symbol names end in
+   _is_defined_by_vsyscall_ld, so a program linked without the script fails to link with
+   "undefined reference to `vgettimeofday_is_defined_by_vsyscall_ld'" instead of crashing at
+   its first call. Define VSYSCALL_WEAK_ENTRIES to get weak ones instead (each is then NULL
+   unless the script is linked: test before calling). */
+#ifdef VSYSCALL_WEAK_ENTRIES
+#define VSYSCALL_ENTRY(name) __asm__(#name) __attribute__((weak))
+#else
+#define VSYSCALL_ENTRY(name) __asm__(#name "_is_defined_by_vsyscall_ld")
+#endif
+long vgettimeofday(struct timeval *tv, struct timezone *tz) VSYSCALL_ENTRY(vgettimeofday);
+long vtime(time_t *t) VSYSCALL_ENTRY(vtime);
+long vgetcpu(unsigned *cpu, unsigned *node, void *cache) VSYSCALL_ENTRY(vgetcpu);
+long vclock_gettime(clockid_t clock, struct timespec *ts) VSYSCALL_ENTRY(vclock_gettime);
 
 #ifdef __cplusplus
 }

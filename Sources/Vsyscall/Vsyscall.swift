@@ -150,6 +150,17 @@ public final class VsyscallPage: @unchecked Sendable {
         guard vu_fixups_reassert() == 0 else { throw VsyscallError.system("re-asserting the EFAULT fixup handler", errno) }
     }
 
+    /// Runs `body` with the lock held as a writer would hold it in mid-update (sequence1 one
+    /// ahead of sequence2, no data stored), so every reader retries: after
+    /// `ClockRead.retryLimit` passes an entry gives up and takes the syscall. For tests of
+    /// readers (the lock-retry path, a stalled writer); the timekeeper keeps ticking and
+    /// its own sections nest safely (both counters are atomic increments).
+    public func holdingWriteSection<T>(_ body: () throws -> T) rethrows -> T {
+        vu_vvar_write_begin(pages.vvarWriter)
+        defer { vu_vvar_write_end(pages.vvarWriter) }
+        return try body()
+    }
+
     /// Stops the timekeeper, removes the fault handler and unmaps the page.
     public func uninstall() throws { try Vsyscall.uninstall(self) }
 

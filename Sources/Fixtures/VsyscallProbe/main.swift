@@ -236,6 +236,36 @@ func perfFork() -> Never {
     exit(0)
 }
 
+// MARK: held-writer
+
+/// Calls each clock entry with the lock free, then with it held as a stalled writer would
+/// hold it. getppid() marks the phases for strace. Before the retry bound, the held calls
+/// spun forever: the alarm turns that into a death by SIGALRM.
+func heldWriter() -> Never {
+    let page: VsyscallPage
+    do { page = try Vsyscall.install(tick: .seconds(3600)) } catch { fail("install: \(error)") }
+    say("pid \(getpid())")
+    func calls(_ phase: String) {
+        var tv = timeval(), ts = timespec(), coarse = timespec(), t = 0
+        _ = getppid()
+        let a = page.gettimeofday(&tv, nil)
+        let b = page.time(&t)
+        let c = page.clockGettime(CLOCK_MONOTONIC, &ts)
+        let d = page.clockGettime(CLOCK_MONOTONIC_COARSE, &coarse)
+        _ = getppid()
+        say("\(phase) \(a) \(tv.tv_sec) \(b) \(t) \(c) \(ts.tv_sec) \(d) \(coarse.tv_sec)")
+    }
+    alarm(10)
+    calls("free")
+    page.holdingWriteSection { calls("held") }
+    calls("free")
+    // Inside the alarm too: uninstall wakes the timekeeper rather than waiting out its
+    // hour-long sleep (before, it blocked for the rest of the tick).
+    do { try page.uninstall() } catch { fail("uninstall: \(error)") }
+    alarm(0)
+    exit(0)
+}
+
 let arguments = CommandLine.arguments
 if arguments.count < 2 { fail("usage: fixture-vsyscall MODE ...") }
 switch arguments[1] {
@@ -248,6 +278,8 @@ case "binding":
     binding()
 case "perf-fork":
     perfFork()
+case "held-writer":
+    heldWriter()
 default:
     fail("fixture-vsyscall: unknown mode \(arguments[1])")
 }

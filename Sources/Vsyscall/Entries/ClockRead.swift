@@ -2,8 +2,10 @@
 // every entry that reads a clock (and by the torture harness's snapshot code).
 //
 // Register contract: uses rax, rcx, rdx, r8, r9, r10 (and r11 when the clock base is in
-// it); leaves seconds in r9 and nanoseconds (< 1e9) in rax. Jumps to `fallback` when the
-// clock mode is not TSC.
+// it), and the retry bound's counter; leaves seconds in r9 and nanoseconds (< 1e9) in rax.
+// Jumps to `fallback` when the clock mode is not TSC, and when the lock stays in an update
+// for `RetryBound.limit` passes (a writer that died, was stopped or was preempted in its
+// write section: a forked child's, a traced one's), so no reader spins forever.
 
 public struct ClockRead {
     /// Where a clock's (seconds, shifted-or-plain nanoseconds) pair is.
@@ -27,22 +29,58 @@ public struct ClockRead {
         }
     }
 
+    /// How many passes a reader makes through a lock held by a writer before it gives up
+    /// and takes the syscall. An update holds the lock for well under a microsecond, a pass
+    /// takes 10-40 ns, so 4,096 passes (40-160 us) are only ever spent on a stalled writer.
+    public static let retryLimit: UInt32 = 4096
+
+    /// A bounded retry: `counter` (a register free in the entry) counts passes down from
+    /// `limit`; a mismatch jumps to the out-of-line `again` stub (`retryStub`), which
+    /// retries or, at zero, jumps to `exhausted`. The fast path pays one `mov r32, imm32`.
+    public struct RetryBound {
+        public let counter: Register
+        public let limit: UInt32
+        public let retry: Label
+        public let again: Label
+        public let exhausted: Label
+
+        public init(_ a: inout X86Assembler, counter: Register, limit: UInt32 = ClockRead.retryLimit, exhausted: Label) {
+            self.counter = counter
+            self.limit = limit
+            self.retry = a.newLabel()
+            self.again = a.newLabel()
+            self.exhausted = exhausted
+        }
+    }
+
     /// The lock's reader half around `body`: sequence2, the body's loads, sequence1, and a
-    /// retry unless they match. With `skipsSequence1` (torture only) the final read is of
-    /// sequence2 again: a deliberately broken lock.
-    public func locked(_ a: inout X86Assembler, skipsSequence1: Bool = false, body: (inout X86Assembler) -> Void) {
-        let retry = a.newLabel()
+    /// retry unless they match (bounded when `bound` is given: emit `retryStub` after the
+    /// epilogue). With `skipsSequence1` (torture only) the final read is of sequence2
+    /// again: a deliberately broken lock.
+    public func locked(_ a: inout X86Assembler, skipsSequence1: Bool = false, bound: RetryBound? = nil,
+                       body: (inout X86Assembler) -> Void) {
+        if let bound { a.mov(bound.counter, immediate: UInt64(bound.limit)) }
+        let retry = bound?.retry ?? a.newLabel()
         a.bind(retry)
         a.load(.r8, field(VvarLayout.sequence2), wide: false)
         body(&a)
         a.load(.r10, field(skipsSequence1 ? VvarLayout.sequence2 : VvarLayout.sequence1), wide: false)
         a.cmp(.r8, .r10, wide: false)
-        a.jump(.notEqual, to: retry)
+        a.jump(.notEqual, to: bound?.again ?? retry)
+    }
+
+    /// The out-of-line half of a bounded retry: one pass fewer, retry or give up. Placed
+    /// where the frame's CFI is the body's (after the epilogue's restore_state).
+    public func retryStub(_ a: inout X86Assembler, _ bound: RetryBound) {
+        a.bind(bound.again)
+        a.sub(bound.counter, immediate: 1, wide: false)
+        a.jump(.notEqual, to: bound.retry)
+        a.jump(to: bound.exhausted)
     }
 
     /// High-resolution time of the clock at `base`: r9 = seconds, rax = nanoseconds.
-    public func highResolution(_ a: inout X86Assembler, base: Base, fallback: Label) {
-        locked(&a) { a in
+    public func highResolution(_ a: inout X86Assembler, base: Base, fallback: Label, bound: RetryBound? = nil) {
+        locked(&a, bound: bound) { a in
             a.load(.rax, field(VvarLayout.clockMode), wide: false)
             a.test(.rax, .rax, wide: false)
             a.jump(.notEqual, to: fallback)
@@ -77,8 +115,8 @@ public struct ClockRead {
     }
 
     /// Coarse time of the clock at `base` (plain nanoseconds): r9 = seconds, rax = ns.
-    public func coarse(_ a: inout X86Assembler, base: Base, fallback: Label) {
-        locked(&a) { a in
+    public func coarse(_ a: inout X86Assembler, base: Base, fallback: Label, bound: RetryBound? = nil) {
+        locked(&a, bound: bound) { a in
             a.load(.rax, field(VvarLayout.clockMode), wide: false)
             a.test(.rax, .rax, wide: false)
             a.jump(.notEqual, to: fallback)

@@ -95,7 +95,8 @@ public struct EntryEmitter {
         prologue(&a, saving: saved)
         a.mov(.rbx, .rdi)
         a.mov(.r12, .rsi)
-        clock.highResolution(&a, base: .field(VvarLayout.realtimeSeconds), fallback: fallback)
+        let bound = ClockRead.RetryBound(&a, counter: .rsi, exhausted: fallback)
+        clock.highResolution(&a, base: .field(VvarLayout.realtimeSeconds), fallback: fallback, bound: bound)
         a.test(.rbx, .rbx)
         a.jump(.notEqual, to: storeTV)
         a.test(.r12, .r12)
@@ -121,6 +122,7 @@ public struct EntryEmitter {
         a.bind(exit)
         epilogue(&a, saved: saved)
         efaultPad(&a, efault, exit: exit)
+        clock.retryStub(&a, bound)
         syscallFallback(&a, fallback, exit: exit, number: EntryKind.gettimeofday.syscallNumber,
                         arguments: [(.rdi, .rbx), (.rsi, .r12)])
     }
@@ -132,7 +134,8 @@ public struct EntryEmitter {
         prologue(&a, saving: saved)
         a.mov(.rbx, .rdi)
         // The seconds of the high-resolution clock, so vtime agrees with vgettimeofday.
-        clock.highResolution(&a, base: .field(VvarLayout.realtimeSeconds), fallback: fallback)
+        let bound = ClockRead.RetryBound(&a, counter: .rsi, exhausted: fallback)
+        clock.highResolution(&a, base: .field(VvarLayout.realtimeSeconds), fallback: fallback, bound: bound)
         a.test(.rbx, .rbx)
         a.jump(.equal, to: done)
         userStore(&a, &fixups, landing: efault, .base(.rbx, 0), .r9, wide: true)
@@ -141,6 +144,7 @@ public struct EntryEmitter {
         a.bind(exit)
         epilogue(&a, saved: saved)
         efaultPad(&a, efault, exit: exit)
+        clock.retryStub(&a, bound)
         syscallFallback(&a, fallback, exit: exit, number: EntryKind.time.syscallNumber, arguments: [(.rdi, .rbx)])
     }
 
@@ -195,7 +199,8 @@ public struct EntryEmitter {
         a.lea(.rdx, clock.field(VvarLayout.realtimeSeconds))
         a.test(.rdi, .rdi, wide: false)
         a.cmov(.equal, .r11, .rdx)
-        clock.highResolution(&a, base: .r11, fallback: fallback)
+        let bound = ClockRead.RetryBound(&a, counter: .rsi, exhausted: fallback)
+        clock.highResolution(&a, base: .r11, fallback: fallback, bound: bound)
         a.bind(store)
         userStore(&a, &fixups, landing: efault, .base(.r12, 0), .r9, wide: true)
         userStore(&a, &fixups, landing: efault, .base(.r12, 8), .rax, wide: true)
@@ -212,9 +217,12 @@ public struct EntryEmitter {
         a.bind(coarseReal)
         a.lea(.r11, clock.field(VvarLayout.realtimeCoarseSeconds))
         a.bind(coarse)
-        clock.coarse(&a, base: .r11, fallback: fallback)
+        let coarseBound = ClockRead.RetryBound(&a, counter: .rsi, exhausted: fallback)
+        clock.coarse(&a, base: .r11, fallback: fallback, bound: coarseBound)
         a.jump(to: store)
         efaultPad(&a, efault, exit: exit)
+        clock.retryStub(&a, bound)
+        clock.retryStub(&a, coarseBound)
         syscallFallback(&a, fallback, exit: exit, number: EntryKind.clockGettime.syscallNumber,
                         arguments: [(.rdi, .rbx), (.rsi, .r12)])
     }

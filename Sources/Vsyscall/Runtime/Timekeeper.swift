@@ -25,6 +25,10 @@ final class Timekeeper: @unchecked Sendable {
     private var thread: pthread_t?
     /// The process that started the thread.
     private var owner: pid_t = 0
+    // stop() wakes the thread through these rather than waiting out its sleep: with a long
+    // tick (an hour is allowed) uninstall would otherwise block for up to that long.
+    private let wakeLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
     // The readers' clock: base TSC, base MONOTONIC in shifted nanoseconds, mult.
     private(set) var tscBase: UInt64 = 0
@@ -45,6 +49,19 @@ final class Timekeeper: @unchecked Sendable {
         self.vvar = vvar
         self.tickNanoseconds = tickNanoseconds
         self.mode = mode
+        pthread_mutex_init(wakeLock, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(wake, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_cond_destroy(wake)
+        pthread_mutex_destroy(wakeLock)
+        wake.deallocate()
+        wakeLock.deallocate()
     }
 
     static func now(_ clock: clockid_t) -> UInt64 {
@@ -152,18 +169,38 @@ final class Timekeeper: @unchecked Sendable {
     }
 
     func stop() {
+        // Only the process that started the thread has it: a forked child has none to wake
+        // or join, and must not take a lock the parent's thread may have held at the fork.
+        guard let t = thread, owner == getpid() else {
+            stopping.store(true, ordering: .releasing)
+            thread = nil
+            return
+        }
+        pthread_mutex_lock(wakeLock)
         stopping.store(true, ordering: .releasing)
-        // Only the process that started the thread has it: a forked child has none to join.
-        if let t = thread, owner == getpid() { pthread_join(t, nil) }
+        pthread_cond_signal(wake)
+        pthread_mutex_unlock(wakeLock)
+        pthread_join(t, nil)
         thread = nil
     }
 
     private func run() {
+        while waitOneTick() { update() }
+    }
+
+    /// Sleeps until the next tick is due; false, at once, when stop() asks the thread to end.
+    private func waitOneTick() -> Bool {
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let ns = UInt64(deadline.tv_nsec) + tickNanoseconds % 1_000_000_000
+        deadline.tv_sec += Int(tickNanoseconds / 1_000_000_000 + ns / 1_000_000_000)
+        deadline.tv_nsec = Int(ns % 1_000_000_000)
+        pthread_mutex_lock(wakeLock)
+        defer { pthread_mutex_unlock(wakeLock) }
         while !stopping.load(ordering: .acquiring) {
-            Self.sleep(nanoseconds: tickNanoseconds)
-            if stopping.load(ordering: .acquiring) { break }
-            update()
+            if pthread_cond_timedwait(wake, wakeLock, &deadline) == ETIMEDOUT { break }
         }
+        return !stopping.load(ordering: .acquiring)
     }
 
     /// One tick: steer toward the kernel's clock and republish, continuously.

@@ -23,6 +23,7 @@ deps:
 build: deps
 	$(SWIFT) build -c $(CONFIG) --static-swift-stdlib --product vunwind
 	$(SWIFT) build -c $(CONFIG) --static-swift-stdlib --product vunwind-vsyscall
+	$(SWIFT) build -c $(CONFIG) --static-swift-stdlib --product vunwind-walk-subject
 	$(SWIFT) build -c $(CONFIG) --product fixture-bigcore
 
 # Debug build (assertions on); the suite runs in parallel workers and ends with a line

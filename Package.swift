@@ -17,10 +17,13 @@ let package = Package(
         .library(name: "Vsyscall", targets: ["Vsyscall"]),
         .library(name: "UnwindRegistry", targets: ["UnwindRegistry"]),
         .library(name: "CoreDump", targets: ["CoreDump"]),
+        .library(name: "StackWalk", targets: ["StackWalk"]),
         // libvunwind-vsyscall.so: vsyscall_install() for C programs (include/vunwind/vsyscall.h).
         .library(name: "vunwind-vsyscall", type: .dynamic, targets: ["VsyscallC"]),
         .executable(name: "vunwind", targets: ["vunwind"]),
         .executable(name: "fixture-bigcore", targets: ["fixture-bigcore"]),
+        // The helper `vunwind walk` single-steps (installed next to vunwind).
+        .executable(name: "vunwind-walk-subject", targets: ["vunwind-walk-subject"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -63,6 +66,17 @@ let package = Package(
         .target(
             name: "CoreDump",
             dependencies: ["Bytes", "DwarfCFI", "ELF", "Unwind", "CLibdw", "CVunwind"]),
+        // The stack-walk tester: single-steps a helper through a subject and judges every
+        // walker at every instruction against the trampoline's ground truth.
+        .target(
+            name: "StackWalk",
+            dependencies: ["Unwind", "RemoteUnwind", "DwarfCFI", "ELF", "Bytes", "Vsyscall", "CVunwind"]),
+        // The helper: a trampoline with known callee-saved values (C and assembly), the
+        // page, the vDSO or any library's function as the subject.
+        .target(name: "CWalkSubject"),
+        .executableTarget(
+            name: "vunwind-walk-subject", dependencies: ["Vsyscall", "CWalkSubject", "CVunwind"],
+            path: "Sources/WalkSubject", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]),
         .systemLibrary(
             name: "CLibdw", pkgConfig: "libdw",
             providers: [.apt(["libdw-dev", "libelf-dev"])]),
@@ -72,7 +86,7 @@ let package = Package(
 
         .executableTarget(
             name: "vunwind",
-            dependencies: ["Bytes", "DwarfCFI", "ELF", "Unwind", "Vsyscall", "CoreDump", "CLibdw",
+            dependencies: ["Bytes", "DwarfCFI", "ELF", "Unwind", "Vsyscall", "CoreDump", "StackWalk", "CLibdw",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Small C programs the tests spawn (never fork the test process).
@@ -112,6 +126,9 @@ let package = Package(
         .testTarget(
             name: "CoreDumpTests",
             dependencies: ["CoreDump", "Unwind", "ELF", "Bytes", "DwarfCFI", "CVunwind", "TestSupport", "vunwind"]),
+        .testTarget(
+            name: "StackWalkTests",
+            dependencies: ["StackWalk", "Unwind", "DwarfCFI", "Vsyscall", "TestSupport", "vunwind-walk-subject", "vunwind"]),
         .testTarget(name: "CLITests", dependencies: ["vunwind", "Unwind", "ELF", "DwarfCFI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

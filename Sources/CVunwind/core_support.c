@@ -4,6 +4,8 @@
 #include "vunwind_core.h"
 #include <sys/ptrace.h>
 #include <sys/uio.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 long vu_ptrace_getfpregs(pid_t pid, void *buffer512) { return ptrace(PTRACE_GETFPREGS, pid, NULL, buffer512); }
 
@@ -15,6 +17,8 @@ long vu_ptrace_getregset(pid_t pid, unsigned type, void *buffer, size_t *size) {
 }
 
 #include <spawn.h>
+int vu_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
 int vu_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);
 }

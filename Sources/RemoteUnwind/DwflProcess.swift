@@ -88,26 +88,52 @@ public final class DwflProcess {
 
     /// The frames of thread `tid`, as libdwfl unwinds them.
     public func frames(tid: pid_t? = nil, limit: Int = 64) throws -> [Frame] {
-        final class Collector {
-            var pcs: [(UInt64, Bool)] = []
-            var limit: Int
-            init(limit: Int) { self.limit = limit }
+        unwind(tid: tid, limit: limit, registers: false).map { pc, activation, _ in
+            let (module, symbol) = symbolize(activation ? pc : pc &- 1)
+            return Frame(pc: pc, isActivation: activation, module: module, symbol: symbol)
         }
-        let collector = Collector(limit: limit)
+    }
+
+    /// One frame as libdwfl unwound it, with the registers `dwfl_frame_reg` knows in it
+    /// (DWARF numbers: rsp and the callee-saved ones).
+    public struct RegisterFrame: Sendable, Equatable {
+        public var pc: UInt64
+        public var isActivation: Bool
+        public var registers: [UInt16: UInt64]
+    }
+
+    /// The frames of thread `tid` with their registers. libdwfl reads the thread's
+    /// registers afresh on each call, so one DwflProcess serves every stop of a traced thread.
+    public func registerFrames(tid: pid_t? = nil, limit: Int = 64) -> [RegisterFrame] {
+        unwind(tid: tid, limit: limit, registers: true).map { RegisterFrame(pc: $0.0, isActivation: $0.1, registers: $0.2) }
+    }
+
+    private func unwind(tid: pid_t?, limit: Int, registers: Bool) -> [(UInt64, Bool, [UInt16: UInt64])] {
+        final class Collector {
+            var frames: [(UInt64, Bool, [UInt16: UInt64])] = []
+            let limit: Int
+            let registers: Bool
+            init(limit: Int, registers: Bool) { self.limit = limit; self.registers = registers }
+        }
+        let collector = Collector(limit: limit, registers: registers)
         let context = Unmanaged.passUnretained(collector).toOpaque()
         let rc = dwfl_getthread_frames(dwfl, tid ?? pid, { frame, arg in
             let c = Unmanaged<Collector>.fromOpaque(arg!).takeUnretainedValue()
             var pc: Dwarf_Addr = 0
             var activation = false
             guard let frame, dwfl_frame_pc(frame, &pc, &activation) else { return Int32(DWARF_CB_ABORT) }
-            c.pcs.append((pc, activation))
-            return Int32(c.pcs.count < c.limit ? DWARF_CB_OK : DWARF_CB_ABORT)
+            var values: [UInt16: UInt64] = [:]
+            if c.registers {
+                for r: UInt16 in [3, 6, 7, 12, 13, 14, 15] {
+                    var v: Dwarf_Word = 0
+                    if dwfl_frame_reg(frame, UInt32(r), &v) == 0 { values[r] = v }
+                }
+            }
+            c.frames.append((pc, activation, values))
+            return Int32(c.frames.count < c.limit ? DWARF_CB_OK : DWARF_CB_ABORT)
         }, context)
         // A walk that ends at the outermost frame reports an error too; keep what was found.
         _ = rc
-        return collector.pcs.map { pc, activation in
-            let (module, symbol) = symbolize(activation ? pc : pc &- 1)
-            return Frame(pc: pc, isActivation: activation, module: module, symbol: symbol)
-        }
+        return collector.frames
     }
 }

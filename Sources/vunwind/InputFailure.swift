@@ -34,6 +34,14 @@ enum InputFailure {
     }
 }
 
+extension InputFailure {
+    /// Rewrites the progress line on a terminal's stderr ("" clears it).
+    static func progress(_ line: String) {
+        let text = Array(("\r\u{1b}[K" + line).utf8)
+        _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}
+
 struct FileReadError: Error {
     let message: String
 }

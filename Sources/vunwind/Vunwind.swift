@@ -9,5 +9,5 @@ struct Vunwind: ParsableCommand {
         commandName: "vunwind",
         abstract: "Make run-time generated code unwindable, and prove it.",
         discussion: "Exit status: 0 success, 1 a check failed, 2 bad input (one line on stderr), 64 usage.",
-        subcommands: [CFICommand.self, EmitCommand.self, CoreCommand.self, GcoreCommand.self, TortureCommand.self, BenchCommand.self])
+        subcommands: [CFICommand.self, EmitCommand.self, WalkCommand.self, CoreCommand.self, GcoreCommand.self, TortureCommand.self, BenchCommand.self])
 }

@@ -11,5 +11,7 @@ long vu_ptrace_getfpregs(pid_t pid, void *buffer512);
 long vu_ptrace_getregset(pid_t pid, unsigned type, void *buffer, size_t *size);
 
 #include <spawn.h>
+/// pipe2(fds, O_CLOEXEC) (GNU): a pipe no spawned child inherits unless it is dup2ed.
+int vu_pipe_cloexec(int fds[2]);
 /// posix_spawn_file_actions_addchdir_np (glibc 2.29, GNU): the child's working directory.
 int vu_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);

@@ -1,0 +1,43 @@
+// CWalkSubject: the C half of vunwind-walk-subject, the helper the stack-walk tester
+// single-steps. It holds what must be assembly or C: the trampoline that calls the subject
+// with known callee-saved values, the guard page and SIGSEGV handler of sigsegv mode, and
+// the callbacks a subject may be given (qsort's comparator).
+#pragma once
+#include <stdint.h>
+
+/// Sentinels the trampoline loads before the call. rbp instead holds the trampoline's own
+/// frame address (also distinct and known), so the frame-pointer chain stays valid.
+#define VU_WALK_RBX 0x1b1b1b1b1b1b1b1bULL
+#define VU_WALK_R12 0x1212121212121212ULL
+#define VU_WALK_R13 0x1313131313131313ULL
+#define VU_WALK_R14 0x1414141414141414ULL
+#define VU_WALK_R15 0x1515151515151515ULL
+
+/// Calls fn(args[0..5]) through the trampoline. It stops itself with int3 at its call
+/// instruction (the tracer's signal to start stepping); the call returns to
+/// vu_walk_return, and rsp there is the rsp of that int3 stop.
+int64_t vu_walk_call(const void *fn, const uint64_t args[6]);
+/// The address the subject returns to (a label inside vu_walk_call).
+const void *vu_walk_return_address(void);
+
+/// For sigsegv-mode subjects: a PROT_NONE guard page to pass as the bad pointer, and a
+/// SIGSEGV handler that makes it writable, so the faulting instruction runs again and the
+/// call returns normally; the handler's and __restore_rt's instructions are stops too.
+/// NULL on failure (errno set).
+void *vu_walk_install_segv_guard(void);
+
+/// Control block the tester writes through /proc/PID/mem: `release` set to 1 lets the
+/// holder thread end its write section (the lock-retry path); the holder sets it to 2.
+struct vu_walk_control {
+    volatile uint64_t magic;
+    volatile uint64_t release;
+};
+extern struct vu_walk_control vu_walk_control;
+#define VU_WALK_CONTROL_MAGIC 0x6c6f72746e6f6377ULL  // "wcontrol"
+/// The holder's side of the control block (volatile accesses, which Swift cannot spell).
+uint64_t vu_walk_release_state(void);
+void vu_walk_set_release_state(uint64_t value);
+
+/// Comparators a subject may be given by name (qsort, bsearch): bytes and ints.
+int vu_walk_compare_bytes(const void *a, const void *b);
+int vu_walk_compare_ints(const void *a, const void *b);

@@ -1,0 +1,231 @@
+// StackWalkTester: spawns the helper (vunwind-walk-subject) for each subject, waits for
+// the trampoline's int3, reads the ground truth, then single-steps the call to its return.
+// At every instruction in between (callees, PLT stubs, the lazy resolver, signal handlers
+// and __restore_rt included) every walker is asked for the chain and judged.
+//
+// The helper is traced (PTRACE_TRACEME) by the thread that spawned it: run a tester on one
+// thread. Signals the call raises (the SIGSEGV of a bad pointer) are handed on with the
+// next step, so the handler's instructions are stops too.
+
+import Bytes
+import CVunwind
+import DwarfCFI
+import ELF
+import Unwind
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class StackWalkTester {
+    /// The helper executable (`vunwind-walk-subject`).
+    public let helper: String
+    public let walkers: [any Walker]
+    /// A bound on the instructions one call may execute.
+    public var maxStops = 200_000
+    /// Failures kept per cell (the cell's count is exact).
+    public var failureLimit = 20
+    /// Called after each stop with (subject, stops so far): the CLI's progress line.
+    public var progress: ((WalkSubject, Int) -> Void)?
+    /// Called at each judged stop before the walkers (what a test wants to see of it).
+    public var observer: ((WalkSubject, WalkStop) -> Void)?
+
+    public init(helper: String, walkers: [any Walker]) {
+        self.helper = helper
+        self.walkers = walkers
+    }
+
+    /// The walkers on this machine that read a stopped process from outside.
+    public static func remoteWalkers() -> [any Walker] {
+        [DwarfUnwinderWalker(), LibunwindPtraceWalker(), LibdwflWalker(), FramePointerWalker()]
+    }
+
+    /// `vunwind-walk-subject` next to the running executable (or `VUNWIND_WALK_SUBJECT`).
+    public static func defaultHelper() -> String {
+        if let p = getenv("VUNWIND_WALK_SUBJECT") { return String(cString: p) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { readlink("/proc/self/exe", $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+        let exe = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+        let dir = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        return dir + "/vunwind-walk-subject"
+    }
+
+    /// Runs every subject; a subject the helper cannot run throws (bad input).
+    public func run(_ subjects: [WalkSubject]) throws -> WalkReport {
+        var report = WalkReport()
+        for subject in subjects { try run(subject, into: &report) }
+        return report
+    }
+
+    struct StopKey: Hashable {
+        var pc: UInt64
+        var sp: UInt64
+    }
+
+    struct Tally {
+        var cell: WalkCell
+        var kept = 0
+    }
+
+    public func run(_ subject: WalkSubject, into report: inout WalkReport) throws {
+        guard access(helper, X_OK) == 0 else { throw WalkError("\(helper): the walk helper is missing (make build)") }
+        var pipeFDs: [Int32] = [0, 0]
+        guard vu_pipe_cloexec(&pipeFDs) == 0 else { throw SystemError(call: "pipe2", errno: errno) }
+        defer { close(pipeFDs[0]) }
+        let pid: pid_t
+        do {
+            // No Swift backtracer in the helper: its signal handlers would be stops too.
+            pid = try Spawner.spawn(helper, subject.helperArguments, environment: ["SWIFT_BACKTRACE": "enable=no"],
+                                    quiet: true, standardError: pipeFDs[1])
+        } catch {
+            close(pipeFDs[1])
+            throw error
+        }
+        close(pipeFDs[1])
+        let process = TracedProcess(pid: pid)
+        var alive = true
+        defer { if alive { process.kill() } }
+
+        // Up to the trampoline's int3 (the helper installs the page, loads the library).
+        while true {
+            switch try process.wait() {
+            case .stopped(signal: SIGTRAP): break
+            case let .stopped(signal): try process.cont(signal: signal); continue
+            case let .exited(status):
+                alive = false
+                throw WalkError("\(subject.name): the helper exited (\(status)) before the call: \(readAll(pipeFDs[0]))")
+            case let .killed(signal, _):
+                alive = false
+                throw WalkError("\(subject.name): the helper died of signal \(signal) before the call: \(readAll(pipeFDs[0]))")
+            }
+            break
+        }
+        let memory = ProcessMemoryReader(pid: pid)
+        let atCall = try process.registers()
+        let truth = try GroundTruth(atCall: atCall, instruction: (try? memory.fetchBytes(from: atCall.rip, count: 3)) ?? [])
+        let modules = try ModuleMap(pid: pid, memory: memory)
+        for w in walkers { try w.attach(pid: pid, modules: modules) }
+        defer { for w in walkers { w.detach() } }
+        var tallies = walkers.map { Tally(cell: WalkCell(walker: $0.name, subject: subject.name, path: subject.path, instructions: 0,
+                                                        stops: 0, passed: 0, failed: 0, expected: 0, seconds: 0)) }
+        let control = helperSymbol("vu_walk_control", modules: modules)
+        var released = false
+        var seen = Set<UInt64>()
+        let disassembler = Disassembler()
+        var stops = 0, steps = 0
+        var judged = Set<StopKey>()
+        var pending: Int32 = 0
+        while true {
+            try process.singleStep(signal: pending)
+            pending = 0
+            switch try process.wait() {
+            case .stopped(signal: SIGTRAP): break
+            case let .stopped(signal):
+                // The signal the stepped instruction raised: deliver it with the next step
+                // (the stop is at the same instruction, already judged).
+                pending = signal
+                continue
+            case let .exited(status):
+                alive = false
+                throw WalkError("\(subject.name): the helper exited (\(status)) inside the call: \(readAll(pipeFDs[0]))")
+            case let .killed(signal, _):
+                alive = false
+                throw WalkError("\(subject.name): the helper died of signal \(signal) inside the call")
+            }
+            let registers = try process.registers()
+            if registers.rip == truth.returnAddress && registers.rsp == truth.stackPointer { break }
+            steps += 1
+            guard steps <= maxStops else { throw WalkError("\(subject.name): more than \(maxStops) instructions in one call") }
+            if case .page(_, .retry) = subject.target, !released, !seen.insert(registers.rip).inserted, let control {
+                // The reader is looping on the held lock: let the holder finish the update.
+                try releaseHolder(pid: pid, control: control)
+                released = true
+            }
+            // An instruction already judged at the same stack pointer (a loop's next pass)
+            // is stepped, not judged again: the walk there is the same, and a seqlock reader
+            // (the vDSO's) only gets through its loop when a pass takes less than a tick.
+            guard judged.insert(StopKey(pc: registers.rip, sp: registers.rsp)).inserted else { continue }
+            stops += 1
+            var reference = DwarfUnwinder(registers: registers.frameRegisters, memory: CachingMemoryReader(memory),
+                                          modules: modules, maxFrames: 128)
+            let stop = WalkStop(pid: pid, registers: registers, reference: reference.walk(), modules: modules, truth: truth)
+            observer?(subject, stop)
+            for (i, walker) in walkers.enumerated() {
+                let start = monotonicSeconds()
+                var found: [Mismatch]
+                do {
+                    found = Judge.mismatches(try walker.walk(stop), truth: truth, modules: modules)
+                } catch {
+                    found = [Mismatch(field: "error", expected: "a walk", actual: "\(error)")]
+                }
+                tallies[i].cell.seconds += monotonicSeconds() - start
+                tallies[i].cell.stops += 1
+                let limitation = walker.limitation(at: stop)
+                switch (found.isEmpty, limitation) {
+                case (true, nil): tallies[i].cell.passed += 1; continue
+                case (false, .some): tallies[i].cell.expected += 1; continue
+                case let (true, .some(reason)):
+                    found = [Mismatch(field: "limitation", expected: "fails: \(reason)", actual: "passed")]
+                case (false, nil): break
+                }
+                tallies[i].cell.failed += 1
+                guard tallies[i].kept < failureLimit else { continue }
+                tallies[i].kept += 1
+                let pc = registers.rip
+                let symbol = modules.module(containing: pc)?.symbol(for: pc)
+                let instruction = disassembler.instruction(at: pc, bytes: (try? memory.fetchBytes(from: pc, count: 15)) ?? [])
+                for m in found {
+                    report.failures.append(WalkFailure(walker: walker.name, subject: subject.name, path: subject.path,
+                                                       address: "0x" + String(pc, radix: 16), function: symbol?.name ?? "?",
+                                                       offset: Int(symbol?.offset ?? 0), instruction: instruction, stop: stops - 1,
+                                                       field: m.field, expected: m.expected, actual: m.actual))
+                }
+            }
+            progress?(subject, stops)
+        }
+        report.cells += tallies.map { var c = $0.cell; c.instructions = steps; return c }
+    }
+
+    /// A defined symbol of the helper executable, at its run-time address.
+    func helperSymbol(_ name: String, modules: ModuleMap) -> UInt64? {
+        for module in modules.modules where module.name.hasSuffix("/vunwind-walk-subject") {
+            if let s = try? module.elf.symbols().first(where: { $0.name == name && $0.isDefined }) { return s.value &+ module.bias }
+        }
+        return nil
+    }
+
+    /// Sets vu_walk_control.release = 1 and waits (bounded) until the holder says 2.
+    func releaseHolder(pid: pid_t, control: UInt64) throws {
+        let fd = open("/proc/\(pid)/mem", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError(call: "open /proc/\(pid)/mem", errno: errno) }
+        defer { close(fd) }
+        var one: UInt64 = 1
+        guard pwrite(fd, &one, 8, off_t(control + 8)) == 8 else { throw SystemError(call: "write vu_walk_control", errno: errno) }
+        for _ in 0..<10_000 {
+            var value: UInt64 = 0
+            guard pread(fd, &value, 8, off_t(control + 8)) == 8 else { throw SystemError(call: "read vu_walk_control", errno: errno) }
+            if value == 2 { return }
+            usleep(1000)
+        }
+        throw WalkError("the lock holder did not end its write section within 10 s")
+    }
+
+    func readAll(_ fd: Int32) -> String {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1024)
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        while out.count < 4096 {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            out += chunk[0..<n]
+        }
+        let text = String(decoding: out, as: UTF8.self).split(whereSeparator: \.isNewline).joined(separator: " ")
+        return text.isEmpty ? "no message" : text
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

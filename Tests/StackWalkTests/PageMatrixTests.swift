@@ -1,0 +1,107 @@
+// The default matrix: every path of every entry of our page, single-stepped, every walker
+// judged at every instruction against the trampoline's ground truth (the return address,
+// the stack pointer after the return, the sentinels; an outside fact, not our unwinder).
+
+import StackWalk
+import TestSupport
+import Unwind
+import Vsyscall
+import XCTest
+
+final class PageMatrixTests: XCTestCase {
+    static let walkerNames = ["vunwind", "libunwind-ptrace", "libdwfl", "frame-pointer"]
+
+    /// The whole default matrix once per test process, with what the observer saw.
+    struct Run {
+        var report: WalkReport
+        /// Function names at the judged stops, per subject path ("vgettimeofday sigsegv").
+        var functions: [String: Set<String>]
+        /// Stops at which our reference walk crossed a signal frame, per subject path.
+        var signalFrameStops: [String: Int]
+    }
+
+    nonisolated(unsafe) static var shared: Result<Run, Error>?
+
+    static func run() throws -> Run {
+        if let r = shared { return try r.get() }
+        let result = Result { () throws -> Run in
+            let tester = StackWalkTester(helper: try Tools.product("vunwind-walk-subject"), walkers: StackWalkTester.remoteWalkers())
+            var functions: [String: Set<String>] = [:]
+            var signalStops: [String: Int] = [:]
+            tester.observer = { subject, stop in
+                let pc = stop.registers.rip
+                let name = stop.modules.module(containing: pc)?.symbol(for: pc)?.name ?? "?"
+                functions[subject.description, default: []].insert(name)
+                if stop.reference.frames.contains(where: \.isSignalFrame) { signalStops[subject.description, default: 0] += 1 }
+            }
+            return Run(report: try tester.run(WalkSubject.page), functions: functions, signalFrameStops: signalStops)
+        }
+        shared = result
+        return try result.get()
+    }
+
+    func cell(_ report: WalkReport, _ walker: String, _ entry: EntryKind, _ path: String) throws -> WalkCell {
+        try XCTUnwrap(report.cells.first { $0.walker == walker && $0.subject == entry.name && $0.path == path },
+                      "no cell \(walker) \(entry.name) \(path)")
+    }
+
+    func testEveryCFIWalkerPassesAtEveryInstructionOfEveryPathOfEveryEntry() throws {
+        let report = try Self.run().report
+        XCTAssertEqual(report.cells.count, WalkSubject.page.count * Self.walkerNames.count)
+        XCTAssertEqual(WalkSubject.page.count, 19)
+        for subject in WalkSubject.page {
+            guard case let .page(entry, path) = subject.target else { continue }
+            for walker in ["vunwind", "libunwind-ptrace", "libdwfl"] {
+                let c = try cell(report, walker, entry, path.rawValue)
+                XCTAssertGreaterThan(c.stops, 10, "\(walker) \(subject)")
+                XCTAssertEqual(c.passed, c.stops, "\(walker) \(subject)")
+                XCTAssertEqual(c.failed, 0, "\(walker) \(subject)")
+                XCTAssertEqual(c.expected, 0, "\(walker) \(subject)")
+            }
+        }
+        XCTAssertEqual(report.failures, [])
+        XCTAssertTrue(report.passed)
+    }
+
+    /// Each entry pushes rbp and sets it as its frame pointer: the rbp chain misses the
+    /// entry's caller exactly at its first instruction (push rbp), its second (mov rsp, rbp)
+    /// and its ret (after pop rbp), and those failures are the declared ones.
+    func testFramePointerWalkerFailsOnlyWhereDeclaredAndThreeTimesPerEntry() throws {
+        let report = try Self.run().report
+        for subject in WalkSubject.page {
+            guard case let .page(entry, path) = subject.target else { continue }
+            let c = try cell(report, "frame-pointer", entry, path.rawValue)
+            XCTAssertEqual(c.failed, 0, "\(subject)")
+            XCTAssertEqual(c.expected, 3, "\(subject)")
+            XCTAssertEqual(c.passed, c.stops - 3, "\(subject)")
+        }
+    }
+
+    /// The paths are the paths they claim: the retry path runs more instructions than the
+    /// fast one (the reader looped on the held lock), the fault paths step through a signal
+    /// handler and, for more than ten stops, a signal frame; the syscall paths run fewer
+    /// instructions than fast (no clock read).
+    func testEachPathRunsTheCodeItNames() throws {
+        let run = try Self.run()
+        func instructions(_ entry: EntryKind, _ path: String) throws -> Int {
+            try cell(run.report, "vunwind", entry, path).instructions
+        }
+        for entry in [EntryKind.gettimeofday, .time, .clockGettime] {
+            XCTAssertGreaterThan(try instructions(entry, "retry"), try instructions(entry, "fast"), entry.name)
+            XCTAssertLessThan(try instructions(entry, "syscall"), try instructions(entry, "fast"), entry.name)
+        }
+        for entry in EntryKind.allCases {
+            let efault = run.functions["\(entry.name) efault"] ?? []
+            let sigsegv = run.functions["\(entry.name) sigsegv"] ?? []
+            // "handler" is the fixup handler (CVunwind fault.c); the sigsegv handler calls
+            // libc's __mprotect. (__restore_rt has no symbol in libc's tables; the signal
+            // frame is seen in the reference walk instead.)
+            XCTAssertTrue(efault.isSuperset(of: [entry.name, "handler"]), "\(entry.name): \(efault.sorted())")
+            XCTAssertTrue(sigsegv.isSuperset(of: [entry.name, "vu_walk_segv", "__mprotect"]), "\(entry.name): \(sigsegv.sorted())")
+            XCTAssertEqual(run.functions["\(entry.name) fast"], [entry.name])
+            XCTAssertGreaterThan(run.signalFrameStops["\(entry.name) efault"] ?? 0, 10, entry.name)
+            XCTAssertGreaterThan(run.signalFrameStops["\(entry.name) sigsegv"] ?? 0, 10, entry.name)
+            XCTAssertNil(run.signalFrameStops["\(entry.name) fast"], entry.name)
+        }
+    }
+}

@@ -1,7 +1,8 @@
 // Judge: one walker's frames at one stop against the ground truth. The chain must hold the
-// trampoline's frame (PC = the return address), with SP = the stack pointer after the
-// return and each callee-saved register the walker exposes equal to its truth, and the
-// frame after it must be in `main`.
+// trampoline's frame (PC = the return address), every frame before it in some module's
+// code, the trampoline frame's SP = the stack pointer after the return and each
+// callee-saved register the walker exposes equal to its truth, and the frame after it must
+// be in `main`.
 
 import DwarfCFI
 import Unwind
@@ -24,6 +25,13 @@ public enum Judge {
             let last = frames.last.map { hex($0.pc) } ?? "none"
             return [Mismatch(field: "chain", expected: "a frame at \(hex(truth.returnAddress)) (vu_walk_call)",
                              actual: "\(frames.count) frame(s), the last at \(last)")]
+        }
+        // Every frame on the way is code of some module: a walker that read a wrong return
+        // address and then found the trampoline by another route (libdwfl falls back to the
+        // rbp chain when a step fails) has not walked the chain.
+        if let bad = frames[1..<k].firstIndex(where: { modules.module(containing: $0.pc &- 1) == nil }) {
+            return [Mismatch(field: "chain", expected: "frames inside modules up to \(hex(truth.returnAddress)) (vu_walk_call)",
+                             actual: "frame \(bad) at \(hex(frames[bad].pc)), in no module")]
         }
         var out: [Mismatch] = []
         let frame = frames[k]

@@ -28,6 +28,11 @@ public final class StackWalkTester {
     public var progress: ((WalkSubject, Int) -> Void)?
     /// Called at each judged stop before the walkers (what a test wants to see of it).
     public var observer: ((WalkSubject, WalkStop) -> Void)?
+    /// Walk our page's subjects over a mutated copy of its CFI (written into the helper's
+    /// private mapping of the page before any walker reads it).
+    public var mutation: CFIMutationKind?
+    /// The mutation applied for each page subject (by `WalkSubject.description`).
+    public private(set) var appliedMutations: [String: CFIMutation] = [:]
 
     public init(helper: String, walkers: [any Walker]) {
         self.helper = helper
@@ -74,7 +79,8 @@ public final class StackWalkTester {
         let pid: pid_t
         do {
             // No Swift backtracer in the helper: its signal handlers would be stops too.
-            pid = try Spawner.spawn(helper, subject.helperArguments, environment: ["SWIFT_BACKTRACE": "enable=no"],
+            let mapping = mutation != nil && subject.isPage ? ["private"] : []
+            pid = try Spawner.spawn(helper, subject.helperArguments + mapping, environment: ["SWIFT_BACKTRACE": "enable=no"],
                                     quiet: true, standardError: pipeFDs[1])
         } catch {
             close(pipeFDs[1])
@@ -102,6 +108,12 @@ public final class StackWalkTester {
         let memory = ProcessMemoryReader(pid: pid)
         let atCall = try process.registers()
         let truth = try GroundTruth(atCall: atCall, instruction: (try? memory.fetchBytes(from: atCall.rip, count: 3)) ?? [])
+        var changed: (mutation: CFIMutation, text: Range<UInt64>)?
+        if let mutation, subject.isPage {
+            let (m, text) = try mutatePage(mutation, pid: pid, memory: memory)
+            appliedMutations[subject.description] = m
+            changed = (m, text)
+        }
         let modules = try ModuleMap(pid: pid, memory: memory)
         for w in walkers { try w.attach(pid: pid, modules: modules) }
         defer { for w in walkers { w.detach() } }
@@ -149,6 +161,21 @@ public final class StackWalkTester {
                                           modules: modules, maxFrames: 128)
             let stop = WalkStop(pid: pid, registers: registers, reference: reference.walk(), modules: modules, truth: truth)
             observer?(subject, stop)
+            var mutated: String?
+            if let changed {
+                // The page's frame: frame 0, or inside a signal handler the frame after the
+                // signal frame, whose registers come from the sigcontext (which a fixup
+                // handler may have redirected), not from the mutated CFI.
+                var frame: FrameRegisters? = changed.text.contains(registers.rip) ? registers.frameRegisters : nil
+                if frame == nil, let i = stop.reference.frames.indices.dropFirst().first(where: {
+                    stop.reference.frames[$0 - 1].isSignalFrame && changed.text.contains(stop.reference.frames[$0].pc)
+                }) {
+                    frame = stop.reference.frames[i].registers
+                }
+                if let frame, let pc = frame.pc, changed.mutation.changesCaller(at: pc, registers: frame, memory: memory) {
+                    mutated = "the \(changed.mutation.kind.rawValue) mutation changed the caller at 0x\(String(pc, radix: 16))"
+                }
+            }
             for (i, walker) in walkers.enumerated() {
                 let start = monotonicSeconds()
                 var found: [Mismatch]
@@ -159,7 +186,7 @@ public final class StackWalkTester {
                 }
                 tallies[i].cell.seconds += monotonicSeconds() - start
                 tallies[i].cell.stops += 1
-                let limitation = walker.limitation(at: stop)
+                let limitation = changed != nil && walker.readsCFI ? mutated : walker.limitation(at: stop)
                 switch (found.isEmpty, limitation) {
                 case (true, nil): tallies[i].cell.passed += 1; continue
                 case (false, .some): tallies[i].cell.expected += 1; continue
@@ -183,6 +210,24 @@ public final class StackWalkTester {
             progress?(subject, stops)
         }
         report.cells += tallies.map { var c = $0.cell; c.instructions = steps; return c }
+    }
+
+    /// Writes a mutated copy of the page's .eh_frame over the original in the helper.
+    func mutatePage(_ kind: CFIMutationKind, pid: pid_t, memory: ProcessMemoryReader) throws -> (CFIMutation, Range<UInt64>) {
+        let modules = try ModuleMap(pid: pid, memory: memory)
+        guard let page = modules.modules.first(where: { $0.elf.section(named: ".eh_frame") != nil && (try? $0.elf.notes())?
+                .contains(where: { $0.name == "vunwind" }) == true }),
+              let section = page.elf.section(named: ".eh_frame") else { throw WalkError("no vunwind page in the helper") }
+        let address = section.address &+ page.bias
+        let bytes = try memory.fetchBytes(from: address, count: Int(section.size))
+        let m = try CFIMutation(kind, ehFrame: bytes, address: address)
+        let fd = open("/proc/\(pid)/mem", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError(call: "open /proc/\(pid)/mem", errno: errno) }
+        defer { close(fd) }
+        let n = m.mutated.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(address)) }
+        guard n == m.mutated.count else { throw SystemError(call: "write the mutated .eh_frame", errno: errno) }
+        guard let text = page.elf.section(named: ".text") else { throw WalkError("the vunwind page has no .text") }
+        return (m, (text.address &+ page.bias)..<(text.address &+ page.bias &+ text.size))
     }
 
     /// A defined symbol of the helper executable, at its run-time address.

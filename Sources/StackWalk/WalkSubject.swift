@@ -54,6 +54,12 @@ public struct WalkSubject: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(name) \(path)" }
 
+    /// True for one of our page's entries.
+    public var isPage: Bool {
+        if case .page = target { return true }
+        return false
+    }
+
     /// The helper's command line for this subject (see Sources/WalkSubject/main.swift).
     var helperArguments: [String] {
         switch target {

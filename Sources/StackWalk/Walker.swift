@@ -38,6 +38,9 @@ public struct WalkStop: Sendable {
 public protocol Walker: AnyObject {
     /// The walker's name in the matrix.
     var name: String { get }
+    /// True if the walker reads CFI (a mutated CFI must then make it fail exactly where
+    /// the mutation changed a row).
+    var readsCFI: Bool { get }
     /// The helper has stopped at the trampoline, before the call: set up per-process state.
     func attach(pid: Int32, modules: ModuleMap) throws
     /// The chain of frames at `stop`, innermost first. A thrown error is a failed stop.
@@ -49,6 +52,7 @@ public protocol Walker: AnyObject {
 }
 
 extension Walker {
+    public var readsCFI: Bool { true }
     public func limitation(at stop: WalkStop) -> String? { nil }
     public func attach(pid: Int32, modules: ModuleMap) throws {}
     public func detach() {}

@@ -2,7 +2,8 @@
 // parent's test (PTRACE_TRACEME), prepares one subject, and calls it once through the
 // trampoline (CWalkSubject), which stops at int3 just before the call.
 //
-//   vunwind-walk-subject page ENTRY PATH        one of our entries down one path:
+//   vunwind-walk-subject page ENTRY PATH [private]   one of our entries down one path
+//       (private: the page in a private mapping, which the tester may write a mutated CFI into):
 //       fast      TSC clock mode (or the machine's default), valid pointers
 //       retry     as fast, with a holder thread keeping the write section open until
 //                 the tester sets vu_walk_control.release (the reader loops meanwhile)
@@ -82,7 +83,7 @@ func symbol(_ handle: UnsafeMutableRawPointer, _ name: String, in file: String) 
 }
 
 /// The page, installed for `path`; the subject function and its arguments.
-func pageSubject(_ entry: String, _ path: String) -> (UnsafeRawPointer, [UInt64]) {
+func pageSubject(_ entry: String, _ path: String, mapping: MappingKind) -> (UnsafeRawPointer, [UInt64]) {
     guard let kind = EntryKind(rawValue: entry) else { fail("unknown entry \(entry)") }
     let paths = ["fast", "retry", "syscall", "badclock", "efault", "sigsegv"]
     guard paths.contains(path) else { fail("unknown path \(path)") }
@@ -91,7 +92,7 @@ func pageSubject(_ entry: String, _ path: String) -> (UnsafeRawPointer, [UInt64]
         // An hour-long tick: no timekeeper update lands inside the stepped call, so each
         // path runs the same instructions every time (retry is made to loop on purpose).
         page = try Vsyscall.install(faultMode: path == "sigsegv" ? .sigsegv : .efault, tick: .seconds(3600),
-                                    clockMode: path == "syscall" ? .syscall : nil)
+                                    clockMode: path == "syscall" ? .syscall : nil, mapping: mapping)
     } catch { fail("install: \(error)") }
     var badPointer: UInt64 = 8
     if path == "sigsegv" {
@@ -137,8 +138,8 @@ let function: UnsafeRawPointer
 var values: [UInt64]
 switch arguments[0] {
 case "page":
-    guard arguments.count == 3 else { fail("usage: page ENTRY PATH") }
-    (function, values) = pageSubject(arguments[1], arguments[2])
+    guard arguments.count == 3 || (arguments.count == 4 && arguments[3] == "private") else { fail("usage: page ENTRY PATH [private]") }
+    (function, values) = pageSubject(arguments[1], arguments[2], mapping: arguments.count == 4 ? .privateAnonymous : .sharedAnonymous)
 case "vdso":
     // glibc lists the vDSO as a loaded object: dlsym finds its exports.
     guard let h = dlopen("linux-vdso.so.1", RTLD_NOW | RTLD_NOLOAD) else { fail("no vDSO in this process") }

@@ -25,8 +25,20 @@ struct WalkCommand: ParsableCommand {
     @Option(name: .customLong("subject"), help: "vdso, page, or FILE:SYMBOL(ARGS) (repeatable; default: page).")
     var subjects: [String] = []
 
+    @Option(help: ArgumentHelp("Walk the page over a mutated copy of its CFI: \(CFIMutationKind.allCases.map(\.rawValue).joined(separator: ", ")). Each CFI-reading walker must fail exactly where the mutation changed a row.", valueName: "KIND"))
+    var mutate: String?
+
     @Flag(help: "Print the report as JSON (keys cells and failures; see the README).")
     var json = false
+
+    func validate() throws {
+        if let m = mutate {
+            guard CFIMutationKind(rawValue: m) != nil else {
+                throw ValidationError("unknown mutation \(m): one of \(CFIMutationKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard subjects.allSatisfy({ $0 == "page" }) else { throw ValidationError("--mutate applies to the page's subjects only") }
+        }
+    }
 
     func run() throws {
         var list: [WalkSubject] = []
@@ -41,7 +53,11 @@ struct WalkCommand: ParsableCommand {
                 }
             }
         }
-        let tester = StackWalkTester(helper: StackWalkTester.defaultHelper(), walkers: StackWalkTester.remoteWalkers())
+        let kind = mutate.flatMap(CFIMutationKind.init(rawValue:))
+        // The frame-pointer walker reads no CFI: a mutation says nothing about it.
+        let walkers = StackWalkTester.remoteWalkers().filter { kind == nil || $0.readsCFI }
+        let tester = StackWalkTester(helper: StackWalkTester.defaultHelper(), walkers: walkers)
+        tester.mutation = kind
         if isatty(2) != 0 {
             tester.progress = { subject, stops in
                 if stops % 50 == 0 { InputFailure.progress("walking \(subject.name) \(subject.path): \(stops) stops") }

@@ -36,6 +36,19 @@ final class EarlyStopWalker: Walker {
     func walk(_ stop: WalkStop) throws -> [WalkedFrame] { [WalkedFrame(pc: stop.registers.rip, sp: stop.registers.rsp)] }
 }
 
+/// Our walker with a garbage frame (an address in no module) inserted before the
+/// trampoline's: what libdwfl reports when a CFI step reads a wrong return address and its
+/// rbp fallback then finds the trampoline.
+final class GarbageFrameWalker: Walker {
+    let name = "garbage-frame"
+    let inner = DwarfUnwinderWalker()
+    func walk(_ stop: WalkStop) throws -> [WalkedFrame] {
+        var frames = try inner.walk(stop)
+        frames.insert(WalkedFrame(pc: 0x1212_1212_1212_1212), at: 1)
+        return frames
+    }
+}
+
 /// Our (right) walker declaring a limitation at the entry's first instruction.
 final class OverDeclaringWalker: Walker {
     let name = "over-declaring"
@@ -89,6 +102,16 @@ final class TesterTests: XCTestCase {
             XCTAssertEqual(f.actual, "1 frame(s), the last at \(f.address)")
             XCTAssertTrue(f.expected.hasPrefix("a frame at 0x") && f.expected.hasSuffix(" (vu_walk_call)"), f.expected)
         }
+    }
+
+    func testAFrameOutsideEveryModuleBeforeTheTrampolineFailsTheChainEvenIfTheTrampolineFollows() throws {
+        let tester = StackWalkTester(helper: try Tools.product("vunwind-walk-subject"), walkers: [GarbageFrameWalker()])
+        tester.failureLimit = 1000
+        let report = try tester.run([WalkSubject(.page(entry: .clockGettime, path: .fast))])
+        let cell = try XCTUnwrap(report.cells.first)
+        XCTAssertEqual(cell.failed, cell.stops)
+        XCTAssertEqual(Set(report.failures.map(\.actual)), ["frame 1 at 0x1212121212121212, in no module"])
+        XCTAssertEqual(Set(report.failures.map(\.field)), ["chain"])
     }
 
     func testADeclaredLimitationThatNoLongerFailsIsReported() throws {

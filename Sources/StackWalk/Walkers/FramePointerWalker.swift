@@ -10,6 +10,7 @@ import Unwind
 
 public final class FramePointerWalker: Walker {
     public let name = "frame-pointer"
+    public let readsCFI = false
     let maxFrames = 64
 
     public init() {}

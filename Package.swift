@@ -77,6 +77,11 @@ let package = Package(
         .executableTarget(
             name: "vunwind-walk-subject", dependencies: ["Vsyscall", "CWalkSubject", "CVunwind"],
             path: "Sources/WalkSubject", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]),
+        // A JIT author's example (examples/jit): code emitted at run time, CFI from DwarfCFI's
+        // writer, registered, and walked by StackWalk (JITExampleTests).
+        .executableTarget(
+            name: "example-jit-walk", dependencies: ["DwarfCFI", "ELF", "UnwindRegistry", "CWalkSubject", "CVunwind"],
+            path: "examples/jit"),
         .systemLibrary(
             name: "CLibdw", pkgConfig: "libdw",
             providers: [.apt(["libdw-dev", "libelf-dev"])]),
@@ -128,7 +133,8 @@ let package = Package(
             dependencies: ["CoreDump", "Unwind", "ELF", "Bytes", "DwarfCFI", "CVunwind", "TestSupport", "vunwind"]),
         .testTarget(
             name: "StackWalkTests",
-            dependencies: ["StackWalk", "Unwind", "DwarfCFI", "Vsyscall", "TestSupport", "vunwind-walk-subject", "vunwind"]),
+            dependencies: ["StackWalk", "Unwind", "DwarfCFI", "Vsyscall", "TestSupport", "vunwind-walk-subject", "vunwind",
+                           "example-jit-walk"]),
         .testTarget(name: "CLITests", dependencies: ["vunwind", "Unwind", "ELF", "DwarfCFI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

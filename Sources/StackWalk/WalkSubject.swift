@@ -12,6 +12,10 @@ public struct WalkSubject: Hashable, Sendable, CustomStringConvertible {
         case vdso(symbol: String, arguments: [SubjectArgument])
         /// A function of a shared object, loaded with dlopen.
         case function(file: String, symbol: String, arguments: [SubjectArgument])
+        /// Whatever your own helper calls: a program that asks to be traced
+        /// (PTRACE_TRACEME) and calls its subject through CWalkSubject's vu_walk_call (see
+        /// examples/jit). `arguments` are its command line.
+        case helper(name: String, arguments: [String])
     }
 
     /// The paths through an entry of our page.
@@ -43,6 +47,7 @@ public struct WalkSubject: Hashable, Sendable, CustomStringConvertible {
         case let .function(file, symbol, arguments):
             let base = file.split(separator: "/").last.map(String.init) ?? file
             return "\(base):\(symbol)(\(arguments.map(\.description).joined(separator: ", ")))"
+        case let .helper(name, _): return name
         }
     }
 
@@ -66,6 +71,7 @@ public struct WalkSubject: Hashable, Sendable, CustomStringConvertible {
         case let .page(entry, path): return ["page", entry.name, path.rawValue]
         case let .vdso(symbol, arguments): return ["vdso", symbol] + arguments.map(\.helperArgument)
         case let .function(file, symbol, arguments): return ["call", file, symbol] + arguments.map(\.helperArgument)
+        case let .helper(_, arguments): return arguments
         }
     }
 

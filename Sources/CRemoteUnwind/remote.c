@@ -86,3 +86,4 @@ int vu_remote_get_reg(unw_cursor_t *cursor, int reg, uint64_t *value) {
 int vu_remote_is_signal_frame(unw_cursor_t *cursor) { return unw_is_signal_frame(cursor); }
 void *vu_upt_create(int pid) { return _UPT_create(pid); }
 void vu_upt_destroy(void *upt) { _UPT_destroy(upt); }
+void vu_remote_cache_globally(unw_addr_space_t space) { unw_set_caching_policy(space, UNW_CACHE_GLOBAL); }

@@ -19,17 +19,19 @@ struct BenchCommand: ParsableCommand {
             gettimeofday syscalls, the legacy [vsyscall] page and a bare rdtscp loop (ratio = ours / vDSO).
             core: vunwind core on a core of --core-mib MiB and --core-threads threads beside eu-stack --core and \
             gdb -batch -ex 'thread apply all bt', with peak RSS (ratio = ours / anchor).
+            walk: the default vunwind walk matrix beside single-stepping the same calls with no walker \
+            (ratio = matrix / stepping), with each walker's stops per second.
             """)
 
-    static let benchmarks = ["cfi", "vsyscall", "core"]
+    static let benchmarks = ["cfi", "vsyscall", "core", "walk"]
 
-    @Argument(help: "Which benchmarks: cfi, vsyscall, core (default: all).")
+    @Argument(help: "Which benchmarks: cfi, vsyscall, core, walk (default: all).")
     var which: [String] = []
 
     @Option(help: "The file for the CFI benchmark.")
     var file: String = "/lib/x86_64-linux-gnu/libc.so.6"
 
-    @Option(help: "Interleaved rounds per benchmark (default: cfi 15, vsyscall 21).")
+    @Option(help: "Interleaved rounds per benchmark (default: cfi 15, vsyscall 21, core 3, walk 3).")
     var rounds: Int?
 
     @Option(help: "vsyscall: calls per batch (one batch per candidate per round).")
@@ -80,6 +82,9 @@ struct BenchCommand: ParsableCommand {
             case "core":
                 let r = try CoreBenchmark.run(vunwind: vunwind, mebibytes: coreMib, threads: coreThreads, rounds: rounds ?? 3)
                 try emit(name, r, text: CoreBenchmark.render)
+            case "walk":
+                let r = try WalkBenchmark.run(rounds: rounds ?? 3)
+                try emit(name, r, text: WalkBenchmark.render)
             default:
                 break
             }

@@ -43,3 +43,5 @@ int vu_remote_get_reg(unw_cursor_t *cursor, int reg, uint64_t *value);
 int vu_remote_is_signal_frame(unw_cursor_t *cursor);
 void *vu_upt_create(int pid);
 void vu_upt_destroy(void *upt);
+/// unw_set_caching_policy(space, UNW_CACHE_GLOBAL).
+void vu_remote_cache_globally(unw_addr_space_t space);

@@ -70,7 +70,7 @@ let package = Package(
         // walker at every instruction against the trampoline's ground truth.
         .target(
             name: "StackWalk",
-            dependencies: ["Unwind", "RemoteUnwind", "DwarfCFI", "ELF", "Bytes", "Vsyscall", "CVunwind"]),
+            dependencies: ["Unwind", "RemoteUnwind", "DwarfCFI", "ELF", "Bytes", "Vsyscall", "CVunwind", "CWalkSubject"]),
         // The helper: a trampoline with known callee-saved values (C and assembly), the
         // page, the vDSO or any library's function as the subject.
         .target(name: "CWalkSubject"),

@@ -40,6 +40,16 @@ public struct GroundTruth: Sendable, Equatable {
     }
 }
 
+extension GroundTruth {
+    /// The truth the in-process helper recorded at the subject's first instruction.
+    init(returnAddress: UInt64, stackPointer: UInt64, framePointer: UInt64) {
+        self.returnAddress = returnAddress
+        self.stackPointer = stackPointer
+        registers = Self.sentinels
+        registers[DwarfRegister.rbp] = framePointer
+    }
+}
+
 public struct WalkError: Error, Equatable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }

@@ -54,10 +54,17 @@ public final class StackWalkTester {
         return dir + "/vunwind-walk-subject"
     }
 
+    /// Also run the in-process walkers (libgcc, libunwind local) in a second, untraced
+    /// helper per subject. Not with a mutation: their CFI is read inside the helper.
+    public var inProcess = false
+
     /// Runs every subject; a subject the helper cannot run throws (bad input).
     public func run(_ subjects: [WalkSubject]) throws -> WalkReport {
         var report = WalkReport()
-        for subject in subjects { try run(subject, into: &report) }
+        for subject in subjects {
+            if !walkers.isEmpty || !inProcess { try run(subject, into: &report) }
+            if inProcess && mutation == nil { try runInProcess(subject, into: &report) }
+        }
         return report
     }
 

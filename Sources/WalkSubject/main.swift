@@ -129,10 +129,16 @@ func pageSubject(_ entry: String, _ path: String, mapping: MappingKind) -> (Unsa
     return (UnsafeRawPointer(bitPattern: UInt(address))!, args)
 }
 
-let arguments = Array(CommandLine.arguments.dropFirst())
-guard arguments.count >= 2 else { fail("usage: page ENTRY PATH | vdso SYMBOL ARG... | call FILE SYMBOL ARG...") }
-// The tester's stops must be ours: our parent traces us from here on.
-guard vu_ptrace_traceme() == 0 else { fail("PTRACE_TRACEME: \(String(cString: strerror(errno)))") }
+var arguments = Array(CommandLine.arguments.dropFirst())
+// --in-process: step ourselves with the trap flag and walk from the SIGTRAP handler
+// (libgcc, libunwind local), records to fd 1; then stop (SIGSTOP) so the tester can read
+// our maps and memory before we exit. Otherwise our parent traces us from here on.
+let inProcess = arguments.first == "--in-process"
+if inProcess { arguments.removeFirst() }
+guard arguments.count >= 2 else { fail("usage: [--in-process] page ENTRY PATH | vdso SYMBOL ARG... | call FILE SYMBOL ARG...") }
+if !inProcess {
+    guard vu_ptrace_traceme() == 0 else { fail("PTRACE_TRACEME: \(String(cString: strerror(errno)))") }
+}
 
 let function: UnsafeRawPointer
 var values: [UInt64]
@@ -155,6 +161,15 @@ default:
 }
 guard values.count <= 6 else { fail("at most 6 arguments") }
 values += [UInt64](repeating: 0, count: 6 - values.count)
+if inProcess {
+    guard vu_walk_inprocess_prepare(1, arguments[0] == "page" && arguments[2] == "retry" ? 1 : 0) == 0 else {
+        fail("binding libgcc_s.so.1 and libunwind.so.8 failed")
+    }
+    _ = vu_walk_call_stepping(function, values)
+    if vu_walk_inprocess_truncated() != 0 { fail("more than 200000 instructions: stepping stopped") }
+    raise(SIGSTOP)
+    exit(0)
+}
 let result = vu_walk_call(function, values)
 let line = Array("returned \(result)\n".utf8)
 _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }

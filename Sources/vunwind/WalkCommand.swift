@@ -58,6 +58,7 @@ struct WalkCommand: ParsableCommand {
         let walkers = StackWalkTester.remoteWalkers().filter { kind == nil || $0.readsCFI }
         let tester = StackWalkTester(helper: StackWalkTester.defaultHelper(), walkers: walkers)
         tester.mutation = kind
+        tester.inProcess = kind == nil
         if isatty(2) != 0 {
             tester.progress = { subject, stops in
                 if stops % 50 == 0 { InputFailure.progress("walking \(subject.name) \(subject.path): \(stops) stops") }

@@ -13,11 +13,12 @@ final class ForeignSubjectTests: XCTestCase {
     func tester(_ observer: ((WalkSubject, WalkStop) -> Void)? = nil) throws -> StackWalkTester {
         let t = StackWalkTester(helper: try Tools.product("vunwind-walk-subject"), walkers: StackWalkTester.remoteWalkers())
         t.observer = observer
+        t.inProcess = true
         return t
     }
 
     func assertCFIWalkersPassEverywhere(_ report: WalkReport, subjects: Int, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(report.cells.count, subjects * 4, file: file, line: line)
+        XCTAssertEqual(report.cells.count, subjects * 6, file: file, line: line)
         for c in report.cells {
             XCTAssertGreaterThan(c.stops, 0, "\(c.walker) \(c.subject)", file: file, line: line)
             XCTAssertEqual(c.failed, 0, "\(c.walker) \(c.subject)", file: file, line: line)
@@ -27,7 +28,7 @@ final class ForeignSubjectTests: XCTestCase {
         XCTAssertEqual(report.failures, [], file: file, line: line)
     }
 
-    func testEveryVDSOExportPassesEveryCFIWalkerAtEveryInstruction() throws {
+    func testEveryVDSOExportPassesEveryCFIWalkerRemoteAndInProcessAtEveryInstruction() throws {
         var functions = Set<String>()
         let report = try tester { _, stop in
             let pc = stop.registers.rip
@@ -38,7 +39,7 @@ final class ForeignSubjectTests: XCTestCase {
                                                 "__vdso_clock_getres"]), "\(functions.sorted())")
     }
 
-    func testTwelveLibcFunctionsPassEveryCFIWalkerIncludingQsortsCallbackIntoTheHelper() throws {
+    func testTwelveLibcFunctionsPassEveryCFIWalkerRemoteAndInProcessIncludingQsortsCallback() throws {
         let calls = [
             "strlen(\"hello world\")", "memcpy(zeros(64), \"abcdefghijklmnopqrstuvwxyz0123456789\", 37)",
             "memset(zeros(300), 65, 300)", "strcmp(\"hello\", \"help\")", "strchr(\"hello world\", 119)",
@@ -94,7 +95,8 @@ final class WalkCommandJSONTests: XCTestCase {
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.stdoutBytes) as? [String: Any])
         XCTAssertEqual(Set(object.keys), ["cells", "failures"])
         let cells = try XCTUnwrap(object["cells"] as? [[String: Any]])
-        XCTAssertEqual(cells.map { $0["walker"] as? String }, ["vunwind", "libunwind-ptrace", "libdwfl", "frame-pointer"])
+        XCTAssertEqual(cells.map { $0["walker"] as? String },
+                       ["vunwind", "libunwind-ptrace", "libdwfl", "frame-pointer", "libgcc", "libunwind-local"])
         for c in cells {
             XCTAssertEqual(Set(c.keys), ["walker", "subject", "path", "instructions", "stops", "passed", "failed", "expected", "seconds"])
             XCTAssertEqual(c["subject"] as? String, "libc.so.6:getpid()")

@@ -9,7 +9,8 @@ import Vsyscall
 import XCTest
 
 final class PageMatrixTests: XCTestCase {
-    static let walkerNames = ["vunwind", "libunwind-ptrace", "libdwfl", "frame-pointer"]
+    static let walkerNames = ["vunwind", "libunwind-ptrace", "libdwfl", "frame-pointer", "libgcc", "libunwind-local"]
+    static let cfiWalkers = ["vunwind", "libunwind-ptrace", "libdwfl", "libgcc", "libunwind-local"]
 
     /// The whole default matrix once per test process, with what the observer saw.
     struct Run {
@@ -26,6 +27,7 @@ final class PageMatrixTests: XCTestCase {
         if let r = shared { return try r.get() }
         let result = Result { () throws -> Run in
             let tester = StackWalkTester(helper: try Tools.product("vunwind-walk-subject"), walkers: StackWalkTester.remoteWalkers())
+            tester.inProcess = true
             var functions: [String: Set<String>] = [:]
             var signalStops: [String: Int] = [:]
             tester.observer = { subject, stop in
@@ -51,7 +53,7 @@ final class PageMatrixTests: XCTestCase {
         XCTAssertEqual(WalkSubject.page.count, 19)
         for subject in WalkSubject.page {
             guard case let .page(entry, path) = subject.target else { continue }
-            for walker in ["vunwind", "libunwind-ptrace", "libdwfl"] {
+            for walker in Self.cfiWalkers {
                 let c = try cell(report, walker, entry, path.rawValue)
                 XCTAssertGreaterThan(c.stops, 10, "\(walker) \(subject)")
                 XCTAssertEqual(c.passed, c.stops, "\(walker) \(subject)")
@@ -61,6 +63,25 @@ final class PageMatrixTests: XCTestCase {
         }
         XCTAssertEqual(report.failures, [])
         XCTAssertTrue(report.passed)
+    }
+
+    /// In-process trap-flag stepping has no stop at the instruction right after `syscall`
+    /// (sysret restores TF, and the trap comes after the next instruction), so a path
+    /// through one fallback syscall has exactly one stop fewer than under ptrace; the fast
+    /// path (no syscall, no signal) has the same stops.
+    func testInProcessSteppingMissesExactlyTheInstructionAfterEachSyscall() throws {
+        let report = try Self.run().report
+        for entry in [EntryKind.gettimeofday, .time, .clockGettime] {
+            XCTAssertEqual(try cell(report, "libgcc", entry, "syscall").instructions,
+                           try cell(report, "vunwind", entry, "syscall").instructions - 1, entry.name)
+            XCTAssertEqual(try cell(report, "libunwind-local", entry, "syscall").instructions,
+                           try cell(report, "vunwind", entry, "syscall").instructions - 1, entry.name)
+        }
+        XCTAssertEqual(try cell(report, "libgcc", .clockGettime, "badclock").instructions,
+                       try cell(report, "vunwind", .clockGettime, "badclock").instructions - 1)
+        for entry in EntryKind.allCases {
+            XCTAssertEqual(try cell(report, "libgcc", entry, "fast").stops, try cell(report, "vunwind", entry, "fast").stops, entry.name)
+        }
     }
 
     /// Each entry pushes rbp and sets it as its frame pointer: the rbp chain misses the

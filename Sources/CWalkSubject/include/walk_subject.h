@@ -41,3 +41,37 @@ void vu_walk_set_release_state(uint64_t value);
 /// Comparators a subject may be given by name (qsort, bsearch): bytes and ints.
 int vu_walk_compare_bytes(const void *a, const void *b);
 int vu_walk_compare_ints(const void *a, const void *b);
+
+/// In-process walking (inprocess.c). The helper steps itself with the trap flag; at each
+/// SIGTRAP the handler walks with libgcc and with libunwind's local unwinder and writes
+/// one record per walker to the descriptor given to vu_walk_inprocess_prepare. The first
+/// record (walker VU_WALK_TRUTH) holds the truth: rip = the return address, rsp = the
+/// stack pointer after the return, frames[0].regs[1] = the trampoline's rbp.
+#define VU_WALK_RECORD_MAGIC 0x64726f6365726b77ULL  // "wkrecord"
+#define VU_WALK_RECORD_FRAMES 32
+#define VU_WALK_RECORD_REGS 6  // rbx, rbp, r12, r13, r14, r15
+#define VU_WALK_KNOWN_SP (1u << 6)
+enum { VU_WALK_TRUTH = 0, VU_WALK_LIBGCC = 1, VU_WALK_LIBUNWIND_LOCAL = 2 };
+struct vu_walk_frame {
+    uint64_t pc;
+    uint64_t sp;
+    uint64_t regs[VU_WALK_RECORD_REGS];
+    /// Bit i: regs[i] is known; VU_WALK_KNOWN_SP: sp is.
+    uint64_t known;
+};
+struct vu_walk_record {
+    uint64_t magic;
+    uint64_t walker;
+    uint64_t stop;
+    uint64_t rip;
+    uint64_t rsp;
+    uint64_t frame_count;
+    struct vu_walk_frame frames[VU_WALK_RECORD_FRAMES];
+};
+/// Binds libgcc and libunwind, warms both up, installs the SIGTRAP handler. `retry`: the
+/// lock-retry path (release the holder once a page instruction repeats). 0 on success.
+int vu_walk_inprocess_prepare(int fd, int retry);
+/// Calls fn(args) with the trap flag set from the call to the return.
+int64_t vu_walk_call_stepping(const void *fn, const uint64_t args[6]);
+/// 1 if the stop limit ended the stepping early.
+int vu_walk_inprocess_truncated(void);

@@ -57,13 +57,25 @@ public final class StackWalkTester {
     /// Also run the in-process walkers (libgcc, libunwind local) in a second, untraced
     /// helper per subject. Not with a mutation: their CFI is read inside the helper.
     public var inProcess = false
+    /// Also walk with gdb, one batch process per subject (not with a mutation).
+    public var gdb = false
 
     /// Runs every subject; a subject the helper cannot run throws (bad input).
     public func run(_ subjects: [WalkSubject]) throws -> WalkReport {
         var report = WalkReport()
         for subject in subjects {
-            if !walkers.isEmpty || !inProcess { try run(subject, into: &report) }
+            if !walkers.isEmpty || !(inProcess || gdb) { try run(subject, into: &report) }
             if inProcess && mutation == nil { try runInProcess(subject, into: &report) }
+            if gdb && mutation == nil {
+                if case let .vdso(symbol, _) = subject.target, ["__vdso_gettimeofday", "__vdso_clock_gettime"].contains(symbol) {
+                    // About 1 ms per stepi: the vDSO's seqlock reader never gets a pass
+                    // through without a tick's update (each pass is ~30 instructions).
+                    report.skipped.append(WalkSkip(walker: Self.gdbWalkerName, subject: subject.name,
+                        reason: "gdb steps about 1 ms per instruction: the vDSO's seqlock loop never sees a pass without an update"))
+                } else {
+                    try runGDB(subject, into: &report)
+                }
+            }
         }
         return report
     }

@@ -53,8 +53,17 @@ public struct WalkFailure: Codable, Sendable, Equatable {
     }
 }
 
+/// A walker not run on a subject, and why.
+public struct WalkSkip: Codable, Sendable, Equatable {
+    public var walker: String
+    public var subject: String
+    public var reason: String
+}
+
 public struct WalkReport: Codable, Sendable, Equatable {
     public var cells: [WalkCell] = []
+    /// Walkers declared unable to run a subject at all.
+    public var skipped: [WalkSkip] = []
     /// At most `failureLimit` per cell are kept; the cell's count is exact.
     public var failures: [WalkFailure] = []
     public init() {}

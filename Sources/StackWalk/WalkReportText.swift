@@ -18,6 +18,9 @@ public enum WalkReportText {
         for r in rows { out += line(r) }
         let failed = report.cells.reduce(0) { $0 + $1.failed }
         out += "\n\(report.cells.reduce(0) { $0 + $1.stops }) stops judged, \(failed) unexpected\n"
+        for skip in report.skipped {
+            out += "not run: \(skip.walker) on \(skip.subject): \(skip.reason)\n"
+        }
         if !report.failures.isEmpty {
             out += "\nfailures (at most a few per cell):\n"
             for f in report.failures {

@@ -133,10 +133,12 @@ var arguments = Array(CommandLine.arguments.dropFirst())
 // --in-process: step ourselves with the trap flag and walk from the SIGTRAP handler
 // (libgcc, libunwind local), records to fd 1; then stop (SIGSTOP) so the tester can read
 // our maps and memory before we exit. Otherwise our parent traces us from here on.
+// --untraced: a debugger runs us (gdb); the trampoline's int3 stops us for it.
 let inProcess = arguments.first == "--in-process"
-if inProcess { arguments.removeFirst() }
-guard arguments.count >= 2 else { fail("usage: [--in-process] page ENTRY PATH | vdso SYMBOL ARG... | call FILE SYMBOL ARG...") }
-if !inProcess {
+let untraced = arguments.first == "--untraced"
+if inProcess || untraced { arguments.removeFirst() }
+guard arguments.count >= 2 else { fail("usage: [--in-process|--untraced] page ENTRY PATH | vdso SYMBOL ARG... | call FILE SYMBOL ARG...") }
+if !inProcess && !untraced {
     guard vu_ptrace_traceme() == 0 else { fail("PTRACE_TRACEME: \(String(cString: strerror(errno)))") }
 }
 

@@ -28,6 +28,9 @@ struct WalkCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Walk the page over a mutated copy of its CFI: \(CFIMutationKind.allCases.map(\.rawValue).joined(separator: ", ")). Each CFI-reading walker must fail exactly where the mutation changed a row.", valueName: "KIND"))
     var mutate: String?
 
+    @Flag(help: "Do not walk with gdb (one gdb -batch per subject path, the slowest walker).")
+    var noGdb = false
+
     @Flag(help: "Print the report as JSON (keys cells and failures; see the README).")
     var json = false
 
@@ -59,6 +62,7 @@ struct WalkCommand: ParsableCommand {
         let tester = StackWalkTester(helper: StackWalkTester.defaultHelper(), walkers: walkers)
         tester.mutation = kind
         tester.inProcess = kind == nil
+        tester.gdb = kind == nil && !noGdb
         if isatty(2) != 0 {
             tester.progress = { subject, stops in
                 if stops % 50 == 0 { InputFailure.progress("walking \(subject.name) \(subject.path): \(stops) stops") }

@@ -91,12 +91,13 @@ final class WalkCommandJSONTests: XCTestCase {
     /// The stable format: an object with `cells` and `failures`, each cell with its counts.
     func testJSONHasCellsAndFailuresWithTheDocumentedKeys() throws {
         let r = try Subprocess.run(try Tools.product("vunwind"), ["walk", "--json", "--subject", "\(ForeignSubjectTests.libc):getpid"])
+        // (gdb included: the command line walks with every walker unless --no-gdb.)
         XCTAssertEqual(r.status, 0, r.stderr)
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.stdoutBytes) as? [String: Any])
-        XCTAssertEqual(Set(object.keys), ["cells", "failures"])
+        XCTAssertEqual(Set(object.keys), ["cells", "failures", "skipped"])
         let cells = try XCTUnwrap(object["cells"] as? [[String: Any]])
         XCTAssertEqual(cells.map { $0["walker"] as? String },
-                       ["vunwind", "libunwind-ptrace", "libdwfl", "frame-pointer", "libgcc", "libunwind-local"])
+                       ["vunwind", "libunwind-ptrace", "libdwfl", "frame-pointer", "libgcc", "libunwind-local", "gdb"])
         for c in cells {
             XCTAssertEqual(Set(c.keys), ["walker", "subject", "path", "instructions", "stops", "passed", "failed", "expected", "seconds"])
             XCTAssertEqual(c["subject"] as? String, "libc.so.6:getpid()")
@@ -104,5 +105,6 @@ final class WalkCommandJSONTests: XCTestCase {
             XCTAssertEqual(c["failed"] as? Int, 0)
         }
         XCTAssertEqual((object["failures"] as? [Any])?.count, 0)
+        XCTAssertEqual((object["skipped"] as? [Any])?.count, 0)
     }
 }

@@ -9,8 +9,8 @@ import Vsyscall
 import XCTest
 
 final class PageMatrixTests: XCTestCase {
-    static let walkerNames = ["vunwind", "libunwind-ptrace", "libdwfl", "frame-pointer", "libgcc", "libunwind-local"]
-    static let cfiWalkers = ["vunwind", "libunwind-ptrace", "libdwfl", "libgcc", "libunwind-local"]
+    static let walkerNames = ["vunwind", "libunwind-ptrace", "libdwfl", "frame-pointer", "libgcc", "libunwind-local", "gdb"]
+    static let cfiWalkers = ["vunwind", "libunwind-ptrace", "libdwfl", "libgcc", "libunwind-local", "gdb"]
 
     /// The whole default matrix once per test process, with what the observer saw.
     struct Run {
@@ -28,6 +28,7 @@ final class PageMatrixTests: XCTestCase {
         let result = Result { () throws -> Run in
             let tester = StackWalkTester(helper: try Tools.product("vunwind-walk-subject"), walkers: StackWalkTester.remoteWalkers())
             tester.inProcess = true
+            tester.gdb = true
             var functions: [String: Set<String>] = [:]
             var signalStops: [String: Int] = [:]
             tester.observer = { subject, stop in
@@ -67,8 +68,10 @@ final class PageMatrixTests: XCTestCase {
 
     /// In-process trap-flag stepping has no stop at the instruction right after `syscall`
     /// (sysret restores TF, and the trap comes after the next instruction), so a path
-    /// through one fallback syscall has exactly one stop fewer than under ptrace; the fast
-    /// path (no syscall, no signal) has the same stops.
+    /// through one fallback syscall has exactly one stop fewer than under ptrace. (The
+    /// syscall paths read no clock, so their instruction counts are the same in every run;
+    /// the fast paths' are not: the clock read normalizes nanoseconds in a loop whose
+    /// passes depend on the time since the last update.)
     func testInProcessSteppingMissesExactlyTheInstructionAfterEachSyscall() throws {
         let report = try Self.run().report
         for entry in [EntryKind.gettimeofday, .time, .clockGettime] {
@@ -79,9 +82,6 @@ final class PageMatrixTests: XCTestCase {
         }
         XCTAssertEqual(try cell(report, "libgcc", .clockGettime, "badclock").instructions,
                        try cell(report, "vunwind", .clockGettime, "badclock").instructions - 1)
-        for entry in EntryKind.allCases {
-            XCTAssertEqual(try cell(report, "libgcc", entry, "fast").stops, try cell(report, "vunwind", entry, "fast").stops, entry.name)
-        }
     }
 
     /// Each entry pushes rbp and sets it as its frame pointer: the rbp chain misses the

@@ -10,12 +10,12 @@ import Glibc
 public enum Spawner {
     /// Spawns `path` with `arguments` (argv[0] is `path`), inheriting the environment plus
     /// `environment`, and stdin/stdout/stderr unless `quiet` sends the output to /dev/null.
-    /// `directory`: the child's working directory. `standardOutput`, `standardError`:
-    /// descriptors (a pipe's write end) that become the child's fd 1 and 2, so its output
-    /// can be read back.
+    /// `directory`: the child's working directory. `standardInput`, `standardOutput`,
+    /// `standardError`: descriptors (a pipe's ends) that become the child's fd 0, 1 and 2.
     public static func spawn(_ path: String, _ arguments: [String], environment: [String: String] = [:],
                              quiet: Bool = false, directory: String? = nil,
-                             standardOutput: Int32? = nil, standardError: Int32? = nil) throws -> pid_t {
+                             standardInput: Int32? = nil, standardOutput: Int32? = nil,
+                             standardError: Int32? = nil) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -24,6 +24,7 @@ public enum Spawner {
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
             posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         }
+        if let standardInput { posix_spawn_file_actions_adddup2(&actions, standardInput, 0) }
         if let standardOutput { posix_spawn_file_actions_adddup2(&actions, standardOutput, 1) }
         if let standardError { posix_spawn_file_actions_adddup2(&actions, standardError, 2) }
         var env: [String] = []

@@ -25,6 +25,7 @@ extension StackWalkTester {
     static let frameSize = MemoryLayout<vu_walk_frame>.size
 
     func runInProcess(_ subject: WalkSubject, into report: inout WalkReport) throws {
+        let started = monotonicSeconds()
         let records = vu_memfd_create("vunwind-walk-records")
         guard records >= 0 else { throw SystemError(call: "memfd_create", errno: errno) }
         defer { close(records) }
@@ -109,7 +110,9 @@ extension StackWalkTester {
                                                    field: m.field, expected: m.expected, actual: m.actual))
             }
         }
-        report.cells += tallies.map(\.cell)
+        // The helper's whole run, shared by both walkers (they walk at the same stops).
+        let elapsed = monotonicSeconds() - started
+        report.cells += tallies.map { var c = $0.cell; c.seconds = elapsed; return c }
     }
 
     /// A record's frames as the judge takes them.

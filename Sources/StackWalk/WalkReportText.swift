@@ -19,7 +19,7 @@ public enum WalkReportText {
         let failed = report.cells.reduce(0) { $0 + $1.failed }
         out += "\n\(report.cells.reduce(0) { $0 + $1.stops }) stops judged, \(failed) unexpected\n"
         for skip in report.skipped {
-            out += "not run: \(skip.walker) on \(skip.subject): \(skip.reason)\n"
+            out += "skipped: \(skip.walker) on \(skip.subject): \(skip.reason)\n"
         }
         if !report.failures.isEmpty {
             out += "\nfailures (at most a few per cell):\n"

@@ -1,9 +1,10 @@
 // WalkBenchmark (`vunwind bench walk`): the default matrix (every path of every entry of
 // our page; the remote walkers at every ptrace stop, then libgcc and libunwind local in an
-// untraced, self-stepping helper) beside its anchor in the same run: single-stepping the
+// untraced, self-stepping helper, then gdb) beside its anchor in the same run: single-stepping the
 // same calls with no walker at all (spawn, ptrace, wait). Reported: the medians of
-// interleaved rounds, their ratio, and each remote walker's stops per second (the
-// in-process walkers' time is spent inside the helper and is part of the matrix total).
+// interleaved rounds, their ratio, and each walker's stops per second: for the remote
+// walkers the time in the walker; for the in-process pair, the self-stepping helper's whole
+// run (shared by both); for gdb, its whole process.
 
 import StackWalk
 
@@ -34,6 +35,7 @@ enum WalkBenchmark {
             Candidate(name: "matrix") {
                 let tester = StackWalkTester(helper: helper, walkers: StackWalkTester.remoteWalkers())
                 tester.inProcess = true
+                tester.gdb = true
                 let report = try tester.run(WalkSubject.page)
                 for (name, cells) in Dictionary(grouping: report.cells, by: \.walker) {
                     walkerSeconds[name, default: []].append(cells.reduce(0) { $0 + $1.seconds })
@@ -48,11 +50,12 @@ enum WalkBenchmark {
         ]
         let measured = try Measurement.interleaved(candidates, rounds: rounds)
         let matrix = Double(measured[0].medianNanoseconds) / 1e6, stepping = Double(measured[1].medianNanoseconds) / 1e6
-        let walkers = StackWalkTester.remoteWalkers().map { w -> WalkBenchmarkResult.Walker in
-            let s = (walkerSeconds[w.name] ?? [0]).sorted()
+        let names = StackWalkTester.remoteWalkers().map(\.name) + StackWalkTester.inProcessWalkerNames + [StackWalkTester.gdbWalkerName]
+        let walkers = names.map { name -> WalkBenchmarkResult.Walker in
+            let s = (walkerSeconds[name] ?? [0]).sorted()
             let median = s[s.count / 2]
-            let n = stops[w.name] ?? 0
-            return .init(name: w.name, stops: n, medianSeconds: median, stopsPerSecond: median > 0 ? Double(n) / median : 0)
+            let n = stops[name] ?? 0
+            return .init(name: name, stops: n, medianSeconds: median, stopsPerSecond: median > 0 ? Double(n) / median : 0)
         }
         return WalkBenchmarkResult(subjects: WalkSubject.page.count, stops: walkers.first?.stops ?? 0, matrixMilliseconds: matrix,
                                    steppingMilliseconds: stepping, ratioToStepping: stepping > 0 ? matrix / stepping : 0,
@@ -60,7 +63,7 @@ enum WalkBenchmark {
     }
 
     static func render(_ r: WalkBenchmarkResult) -> String {
-        var out = "walk: the default matrix, \(r.subjects) subject paths, \(r.stops) stops per walker (medians of interleaved rounds)\n"
+        var out = "walk: the default matrix, \(r.subjects) subject paths, \(r.stops) stops per remote walker (medians of interleaved rounds)\n"
         out += "  matrix, every walker   \(String(format2: r.matrixMilliseconds, 1)) ms\n"
         out += "  stepping, no walker    \(String(format2: r.steppingMilliseconds, 1)) ms\n"
         out += "  ratio                  \(String(format2: r.ratioToStepping, 2))x\n"

@@ -59,6 +59,10 @@ public final class StackWalkTester {
     public var inProcess = false
     /// Also walk with gdb, one batch process per subject (not with a mutation).
     public var gdb = false
+    /// Also sample eu-stack: the first and last instruction of each call, every
+    /// `euStackInterval`th stop, and every stop where another walker failed unexpectedly.
+    public var euStack = false
+    public var euStackInterval = 25
 
     /// Runs every subject; a subject the helper cannot run throws (bad input).
     public func run(_ subjects: [WalkSubject]) throws -> WalkReport {
@@ -138,6 +142,9 @@ public final class StackWalkTester {
         defer { for w in walkers { w.detach() } }
         var tallies = walkers.map { Tally(cell: WalkCell(walker: $0.name, subject: subject.name, path: subject.path, instructions: 0,
                                                         stops: 0, passed: 0, failed: 0, expected: 0, seconds: 0)) }
+        let sampling = euStack && mutation == nil
+        var euTally = Tally(cell: WalkCell(walker: EuStackSampler.name, subject: subject.name, path: subject.path, instructions: 0,
+                                           stops: 0, passed: 0, failed: 0, expected: 0, seconds: 0))
         let control = helperSymbol("vu_walk_control", modules: modules)
         var released = false
         var seen = Set<UInt64>()
@@ -195,6 +202,7 @@ public final class StackWalkTester {
                     mutated = "the \(changed.mutation.kind.rawValue) mutation changed the caller at 0x\(String(pc, radix: 16))"
                 }
             }
+            var disagreed = false
             for (i, walker) in walkers.enumerated() {
                 let start = monotonicSeconds()
                 var found: [Mismatch]
@@ -214,6 +222,7 @@ public final class StackWalkTester {
                 case (false, nil): break
                 }
                 tallies[i].cell.failed += 1
+                disagreed = true
                 guard tallies[i].kept < failureLimit else { continue }
                 tallies[i].kept += 1
                 let pc = registers.rip
@@ -226,9 +235,39 @@ public final class StackWalkTester {
                                                        field: m.field, expected: m.expected, actual: m.actual))
                 }
             }
+            // The call's last instruction: its `ret`, with the return address on top.
+            let last = registers.rsp == truth.stackPointer &- 8
+                && ((try? memory.fetchBytes(from: registers.rip, count: 1)) ?? []) == [0xc3]
+            if sampling && (stops == 1 || last || stops % euStackInterval == 0 || disagreed) {
+                let start = monotonicSeconds()
+                let found = Judge.mismatches(try EuStackSampler.sample(process), truth: truth, modules: modules)
+                euTally.cell.seconds += monotonicSeconds() - start
+                euTally.cell.stops += 1
+                if found.isEmpty {
+                    euTally.cell.passed += 1
+                } else {
+                    euTally.cell.failed += 1
+                    if euTally.kept < failureLimit {
+                        euTally.kept += 1
+                        let pc = registers.rip
+                        let symbol = modules.module(containing: pc)?.symbol(for: pc)
+                        let instruction = disassembler.instruction(at: pc, bytes: (try? memory.fetchBytes(from: pc, count: 15)) ?? [])
+                        for m in found {
+                            report.failures.append(WalkFailure(walker: EuStackSampler.name, subject: subject.name, path: subject.path,
+                                                               address: "0x" + String(pc, radix: 16), function: symbol?.name ?? "?",
+                                                               offset: Int(symbol?.offset ?? 0), instruction: instruction, stop: stops - 1,
+                                                               field: m.field, expected: m.expected, actual: m.actual))
+                        }
+                    }
+                }
+            }
             progress?(subject, stops)
         }
         report.cells += tallies.map { var c = $0.cell; c.instructions = steps; return c }
+        if sampling {
+            euTally.cell.instructions = steps
+            report.cells.append(euTally.cell)
+        }
     }
 
     /// Writes a mutated copy of the page's .eh_frame over the original in the helper.

@@ -63,6 +63,7 @@ struct WalkCommand: ParsableCommand {
         tester.mutation = kind
         tester.inProcess = kind == nil
         tester.gdb = kind == nil && !noGdb
+        tester.euStack = kind == nil
         if isatty(2) != 0 {
             tester.progress = { subject, stops in
                 if stops % 50 == 0 { InputFailure.progress("walking \(subject.name) \(subject.path): \(stops) stops") }

@@ -9,8 +9,8 @@ import Vsyscall
 import XCTest
 
 final class PageMatrixTests: XCTestCase {
-    static let walkerNames = ["vunwind", "libunwind-ptrace", "libdwfl", "frame-pointer", "libgcc", "libunwind-local", "gdb"]
-    static let cfiWalkers = ["vunwind", "libunwind-ptrace", "libdwfl", "libgcc", "libunwind-local", "gdb"]
+    static let walkerNames = ["vunwind", "libunwind-ptrace", "libdwfl", "frame-pointer", "eu-stack", "libgcc", "libunwind-local", "gdb"]
+    static let cfiWalkers = ["vunwind", "libunwind-ptrace", "libdwfl", "eu-stack", "libgcc", "libunwind-local", "gdb"]
 
     /// The whole default matrix once per test process, with what the observer saw.
     struct Run {
@@ -29,6 +29,7 @@ final class PageMatrixTests: XCTestCase {
             let tester = StackWalkTester(helper: try Tools.product("vunwind-walk-subject"), walkers: StackWalkTester.remoteWalkers())
             tester.inProcess = true
             tester.gdb = true
+            tester.euStack = true
             var functions: [String: Set<String>] = [:]
             var signalStops: [String: Int] = [:]
             tester.observer = { subject, stop in
@@ -56,7 +57,8 @@ final class PageMatrixTests: XCTestCase {
             guard case let .page(entry, path) = subject.target else { continue }
             for walker in Self.cfiWalkers {
                 let c = try cell(report, walker, entry, path.rawValue)
-                XCTAssertGreaterThan(c.stops, 10, "\(walker) \(subject)")
+                // eu-stack is sampled (see below); every other walker sees every stop.
+                XCTAssertGreaterThan(c.stops, walker == "eu-stack" ? 1 : 10, "\(walker) \(subject)")
                 XCTAssertEqual(c.passed, c.stops, "\(walker) \(subject)")
                 XCTAssertEqual(c.failed, 0, "\(walker) \(subject)")
                 XCTAssertEqual(c.expected, 0, "\(walker) \(subject)")
@@ -82,6 +84,18 @@ final class PageMatrixTests: XCTestCase {
         }
         XCTAssertEqual(try cell(report, "libgcc", .clockGettime, "badclock").instructions,
                        try cell(report, "vunwind", .clockGettime, "badclock").instructions - 1)
+    }
+
+    /// eu-stack is sampled: the first stop, every 25th, and the last (the entry's `ret`),
+    /// and nothing failed elsewhere to add more.
+    func testEuStackIsSampledAtTheFirstEveryTwentyFifthAndTheLastStop() throws {
+        let report = try Self.run().report
+        for subject in WalkSubject.page {
+            guard case let .page(entry, path) = subject.target else { continue }
+            let n = try cell(report, "vunwind", entry, path.rawValue).stops
+            let expected = 1 + n / 25 + (n % 25 == 0 || n == 1 ? 0 : 1)
+            XCTAssertEqual(try cell(report, "eu-stack", entry, path.rawValue).stops, expected, "\(subject)")
+        }
     }
 
     /// Each entry pushes rbp and sets it as its frame pointer: the rbp chain misses the

@@ -34,7 +34,14 @@ struct EmitCommand: ParsableCommand {
     var linkerScript: String?
 
     func validate() throws {
-        guard parseAddress(address) != nil else { throw ValidationError("bad address \(address)") }
+        guard let base = parseAddress(address) else { throw ValidationError("bad address \(address)") }
+        // The image is built at `base` (VsyscallImage's precondition): refuse what it cannot be.
+        guard base % VsyscallImage.pageSize == 0 else {
+            throw ValidationError("--address \(address) is not a multiple of the page size (\(VsyscallImage.pageSize))")
+        }
+        guard base > 0, base <= 0x7fff_ffff_f000 - VsyscallImage.imageSize else {
+            throw ValidationError("--address \(address) leaves no room for the \(VsyscallImage.imageSize)-byte image in user space")
+        }
         guard ["auto", "rdpid", "rdtscp", "none"].contains(features) else { throw ValidationError("bad --features") }
         guard listing || elf != nil || linkerScript != nil else {
             throw ValidationError("give --listing, --elf FILE and/or --linker-script FILE")

@@ -11,9 +11,9 @@ import Unwind
 import Glibc
 #endif
 
-struct EuStackSampler {
+public struct EuStackSampler {
     static let path = "/usr/bin/eu-stack"
-    static let name = "eu-stack"
+    public static let name = "eu-stack"
 
     /// The frames eu-stack prints for thread `pid` of the stopped, traced helper.
     static func sample(_ process: TracedProcess) throws -> [WalkedFrame] {

@@ -1,6 +1,6 @@
 // WalkBenchmark (`vunwind bench walk`): the default matrix (every path of every entry of
 // our page; the remote walkers at every ptrace stop, then libgcc and libunwind local in an
-// untraced, self-stepping helper, then gdb) beside its anchor in the same run: single-stepping the
+// untraced, self-stepping helper, then gdb; eu-stack sampled) beside its anchor in the same run: single-stepping the
 // same calls with no walker at all (spawn, ptrace, wait). Reported: the medians of
 // interleaved rounds, their ratio, and each walker's stops per second: for the remote
 // walkers the time in the walker; for the in-process pair, the self-stepping helper's whole
@@ -36,6 +36,7 @@ enum WalkBenchmark {
                 let tester = StackWalkTester(helper: helper, walkers: StackWalkTester.remoteWalkers())
                 tester.inProcess = true
                 tester.gdb = true
+                tester.euStack = true
                 let report = try tester.run(WalkSubject.page)
                 for (name, cells) in Dictionary(grouping: report.cells, by: \.walker) {
                     walkerSeconds[name, default: []].append(cells.reduce(0) { $0 + $1.seconds })
@@ -50,7 +51,8 @@ enum WalkBenchmark {
         ]
         let measured = try Measurement.interleaved(candidates, rounds: rounds)
         let matrix = Double(measured[0].medianNanoseconds) / 1e6, stepping = Double(measured[1].medianNanoseconds) / 1e6
-        let names = StackWalkTester.remoteWalkers().map(\.name) + StackWalkTester.inProcessWalkerNames + [StackWalkTester.gdbWalkerName]
+        let names = StackWalkTester.remoteWalkers().map(\.name) + [EuStackSampler.name] + StackWalkTester.inProcessWalkerNames
+            + [StackWalkTester.gdbWalkerName]
         let walkers = names.map { name -> WalkBenchmarkResult.Walker in
             let s = (walkerSeconds[name] ?? [0]).sorted()
             let median = s[s.count / 2]

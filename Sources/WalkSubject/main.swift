@@ -91,8 +91,13 @@ func pageSubject(_ entry: String, _ path: String, mapping: MappingKind) -> (Unsa
     do {
         // An hour-long tick: no timekeeper update lands inside the stepped call, so each
         // path runs the same instructions every time (retry is made to loop on purpose).
+        // No perf registrar: the tester kills this helper when the call has returned, and
+        // a /tmp/perf-PID.map left behind would be appended to by the next process to get
+        // the PID. gdb's JIT interface is for the gdb walker, libgcc and libunwind for the
+        // in-process ones.
         page = try Vsyscall.install(faultMode: path == "sigsegv" ? .sigsegv : .efault, tick: .seconds(3600),
-                                    clockMode: path == "syscall" ? .syscall : nil, mapping: mapping)
+                                    clockMode: path == "syscall" ? .syscall : nil, mapping: mapping,
+                                    registrars: [.libgcc, .libunwind, .gdb])
     } catch { fail("install: \(error)") }
     var badPointer: UInt64 = 8
     if path == "sigsegv" {

@@ -36,6 +36,22 @@ public final class PerfMapRegistrar: UnwindRegistrar {
         image.symbols.map { "\(String($0.address, radix: 16)) \(String($0.size, radix: 16)) \($0.name)" }
     }
 
+    /// This process's start, in seconds since the epoch, rounded down (/proc/self/stat's
+    /// starttime in clock ticks after /proc/stat's btime); nil if /proc says nothing.
+    static func processStart() -> Int? {
+        guard let stat = readSmallFile("/proc/self/stat"), let boot = readSmallFile("/proc/stat") else { return nil }
+        // The command name may hold spaces and parentheses: fields count from the last ')'.
+        guard let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After ')': state is field 3, so starttime (field 22) is at index 22 - 3.
+        guard fields.count > 19, let ticks = Int(fields[19]),
+              let line = boot.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
+              let btime = Int(line.dropFirst(6)) else { return nil }
+        let hz = sysconf(Int32(_SC_CLK_TCK))
+        guard hz > 0 else { return nil }
+        return btime + ticks / hz
+    }
+
     public func register(_ image: RegisteredImage) throws {
         try state.withLock { state in
             guard state.images[image.imageAddress] == nil else {
@@ -44,7 +60,14 @@ public final class PerfMapRegistrar: UnwindRegistrar {
             let file = SharedDirectoryFile(path: path)
             // Another JIT's lines are kept only from a file of ours; anything else at the
             // name (a symlink, a FIFO, someone else's file) is replaced, never read.
-            var text = file.readOwnFile()?.text ?? ""
+            // ... and only if this process could have written it: a file last changed
+            // before the process started was left by a dead process that had the same PID
+            // (PIDs are reused; a killed JIT never removes its map), and its lines name
+            // code that is not here.
+            var text = ""
+            if let own = file.readOwnFile(), let start = Self.processStart(), own.modified.tv_sec >= start {
+                text = own.text
+            }
             if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
             text += Self.lines(image).map { $0 + "\n" }.joined()
             do throws(SharedDirectoryFile.Failure) {
@@ -64,7 +87,7 @@ public final class PerfMapRegistrar: UnwindRegistrar {
             // Registered by the parent before a fork: the lines are in the parent's file.
             guard writer == getpid() else { return }
             let file = SharedDirectoryFile(path: path)
-            guard let (text, identity) = file.readOwnFile() else { return }
+            guard let (text, identity, _) = file.readOwnFile() else { return }
             var ours = Set(Self.lines(image))
             var kept: [Substring] = []
             for line in text.split(separator: "\n") {
@@ -83,4 +106,20 @@ public final class PerfMapRegistrar: UnwindRegistrar {
             }
         }
     }
+}
+
+/// A whole /proc file (they report size 0, so read to the end), at most 64 KiB.
+private func readSmallFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while bytes.count < 65536 {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        bytes += chunk[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }

@@ -32,7 +32,7 @@ struct SharedDirectoryFile {
 
     /// The text at `path` and its identity when it is a regular file owned by this user with
     /// one link; nil when there is nothing there or what is there is not ours to read.
-    func readOwnFile() -> (text: String, identity: Identity)? {
+    func readOwnFile() -> (text: String, identity: Identity, modified: timespec)? {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -48,7 +48,7 @@ struct SharedDirectoryFile {
             if n <= 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
         }
-        return (String(decoding: bytes, as: UTF8.self), Identity(s))
+        return (String(decoding: bytes, as: UTF8.self), Identity(s), s.st_mtim)
     }
 
     /// Puts `text` at `path` as a new 0644 file and returns the new file's identity.

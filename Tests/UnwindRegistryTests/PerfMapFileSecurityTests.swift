@@ -102,6 +102,23 @@ final class PerfMapFileSecurityTests: XCTestCase {
         XCTAssertEqual(try contents(map), ourLines)
     }
 
+    /// PIDs are reused and a killed JIT never removes its map: a file of ours last changed
+    /// before this process started names code of a dead process and is replaced; one
+    /// changed since (another JIT in this process) is extended.
+    func testAMapFileLeftByADeadProcessWithThisPIDIsReplacedAndAFreshOneIsExtended() throws {
+        try "7f0000001000 10 dead_process_symbol\n".write(toFile: map, atomically: false, encoding: .utf8)
+        var old = [timeval(tv_sec: time(nil) - 3600 * 24 * 365, tv_usec: 0), timeval(tv_sec: time(nil) - 3600 * 24 * 365, tv_usec: 0)]
+        XCTAssertEqual(utimes(map, &old), 0)
+        let registrar = PerfMapRegistrar(path: map)
+        try registrar.register(image)
+        XCTAssertEqual(try contents(map), ourLines)
+        try registrar.deregister(image)
+
+        try "7f0000002000 10 another_jit_symbol\n".write(toFile: map, atomically: false, encoding: .utf8)
+        try PerfMapRegistrar(path: map).register(image)
+        XCTAssertEqual(try contents(map), "7f0000002000 10 another_jit_symbol\n" + ourLines)
+    }
+
     func testTheMapFileIsMode0644WhateverTheUmask() throws {
         let old = umask(0o077)
         defer { umask(old) }

@@ -11,6 +11,7 @@
 // output; nothing here takes a lock of its own.
 #define _GNU_SOURCE
 #include "walk_subject.h"
+#include "trampoline.h"
 #include <dlfcn.h>
 #include <signal.h>
 #include <string.h>
@@ -216,56 +217,5 @@ int vu_walk_inprocess_truncated(void) { return (int)truncated; }
 // (pushfq; orq; popfq); the trap comes after the next instruction, the call, so the first
 // SIGTRAP is at the subject's first instruction, and the last at the return label, where
 // the handler clears the flag.
-__asm__(
-    ".text\n"
-    ".globl vu_walk_call_stepping\n"
-    ".type vu_walk_call_stepping, @function\n"
-    "vu_walk_call_stepping:\n"
-    ".cfi_startproc\n"
-    "    push %rbp\n"
-    ".cfi_def_cfa_offset 16\n"
-    ".cfi_offset %rbp, -16\n"
-    "    mov %rsp, %rbp\n"
-    ".cfi_def_cfa_register %rbp\n"
-    "    push %rbx\n"
-    ".cfi_offset %rbx, -24\n"
-    "    push %r12\n"
-    ".cfi_offset %r12, -32\n"
-    "    push %r13\n"
-    ".cfi_offset %r13, -40\n"
-    "    push %r14\n"
-    ".cfi_offset %r14, -48\n"
-    "    push %r15\n"
-    ".cfi_offset %r15, -56\n"
-    "    sub $8, %rsp\n"
-    "    mov %rdi, %r11\n"
-    "    mov %rsi, %rax\n"
-    "    movabs $0x1b1b1b1b1b1b1b1b, %rbx\n"
-    "    movabs $0x1212121212121212, %r12\n"
-    "    movabs $0x1313131313131313, %r13\n"
-    "    movabs $0x1414141414141414, %r14\n"
-    "    movabs $0x1515151515151515, %r15\n"
-    "    mov 0(%rax), %rdi\n"
-    "    mov 8(%rax), %rsi\n"
-    "    mov 16(%rax), %rdx\n"
-    "    mov 24(%rax), %rcx\n"
-    "    mov 32(%rax), %r8\n"
-    "    mov 40(%rax), %r9\n"
-    "    xor %eax, %eax\n"
-    "    pushfq\n"
-    "    orq $0x100, (%rsp)\n"
-    "    popfq\n"
-    "    call *%r11\n"
-    ".globl vu_walk_stepping_return_label\n"
-    "vu_walk_stepping_return_label:\n"
-    "    lea -40(%rbp), %rsp\n"
-    "    pop %r15\n"
-    "    pop %r14\n"
-    "    pop %r13\n"
-    "    pop %r12\n"
-    "    pop %rbx\n"
-    "    pop %rbp\n"
-    ".cfi_def_cfa %rsp, 8\n"
-    "    ret\n"
-    ".cfi_endproc\n"
-    ".size vu_walk_call_stepping, .-vu_walk_call_stepping\n");
+__asm__(VU_WALK_TRAMPOLINE("vu_walk_call_stepping", "vu_walk_stepping_return_label",
+                           "    pushfq\n    orq $0x100, (%rsp)\n    popfq\n"));

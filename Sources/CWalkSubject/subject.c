@@ -1,6 +1,7 @@
 // The trampoline, the sigsegv-mode guard page, the subject callbacks (see walk_subject.h).
 #define _GNU_SOURCE  // REG_RIP and the other gregs indices
 #include "walk_subject.h"
+#include "trampoline.h"
 #include <signal.h>
 #include <sys/mman.h>
 #include <string.h>
@@ -15,57 +16,7 @@ void vu_walk_set_release_state(uint64_t value) { vu_walk_control.release = value
 // (vu_walk_return_label), the stack pointer after the return (rsp at the int3), and the
 // callee-saved registers (the sentinels; rbp = this frame's address). Its CFI is exact at
 // every instruction.
-__asm__(
-    ".text\n"
-    ".globl vu_walk_call\n"
-    ".type vu_walk_call, @function\n"
-    "vu_walk_call:\n"
-    ".cfi_startproc\n"
-    "    push %rbp\n"
-    ".cfi_def_cfa_offset 16\n"
-    ".cfi_offset %rbp, -16\n"
-    "    mov %rsp, %rbp\n"
-    ".cfi_def_cfa_register %rbp\n"
-    "    push %rbx\n"
-    ".cfi_offset %rbx, -24\n"
-    "    push %r12\n"
-    ".cfi_offset %r12, -32\n"
-    "    push %r13\n"
-    ".cfi_offset %r13, -40\n"
-    "    push %r14\n"
-    ".cfi_offset %r14, -48\n"
-    "    push %r15\n"
-    ".cfi_offset %r15, -56\n"
-    "    sub $8, %rsp\n"  // 16-byte aligned at the call
-    "    mov %rdi, %r11\n"
-    "    mov %rsi, %rax\n"
-    "    movabs $0x1b1b1b1b1b1b1b1b, %rbx\n"
-    "    movabs $0x1212121212121212, %r12\n"
-    "    movabs $0x1313131313131313, %r13\n"
-    "    movabs $0x1414141414141414, %r14\n"
-    "    movabs $0x1515151515151515, %r15\n"
-    "    mov 0(%rax), %rdi\n"
-    "    mov 8(%rax), %rsi\n"
-    "    mov 16(%rax), %rdx\n"
-    "    mov 24(%rax), %rcx\n"
-    "    mov 32(%rax), %r8\n"
-    "    mov 40(%rax), %r9\n"
-    "    xor %eax, %eax\n"  // a variadic subject: no vector arguments
-    "    int3\n"
-    "    call *%r11\n"
-    ".globl vu_walk_return_label\n"
-    "vu_walk_return_label:\n"
-    "    lea -40(%rbp), %rsp\n"
-    "    pop %r15\n"
-    "    pop %r14\n"
-    "    pop %r13\n"
-    "    pop %r12\n"
-    "    pop %rbx\n"
-    "    pop %rbp\n"
-    ".cfi_def_cfa %rsp, 8\n"
-    "    ret\n"
-    ".cfi_endproc\n"
-    ".size vu_walk_call, .-vu_walk_call\n");
+__asm__(VU_WALK_TRAMPOLINE("vu_walk_call", "vu_walk_return_label", "    int3\n"));
 
 extern char vu_walk_return_label[];
 const void *vu_walk_return_address(void) { return vu_walk_return_label; }

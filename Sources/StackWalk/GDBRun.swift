@@ -150,7 +150,7 @@ gdb.execute("kill", to_string=True)
         let truth = GroundTruth(returnAddress: tv[0], stackPointer: tv[1], framePointer: tv[2])
         let memory = ProcessMemoryReader(pid: helperPID)
         let modules = try ModuleMap(pid: helperPID, memory: memory)
-        let disassembler = Disassembler()
+        let recorder = FailureRecorder(subject: subject, modules: modules, memory: memory, limit: failureLimit)
         var tally = Tally(cell: WalkCell(walker: Self.gdbWalkerName, subject: subject.name, path: subject.path, instructions: 0,
                                          stops: 0, passed: 0, failed: 0, expected: 0, seconds: 0))
         var judged = Set<StopKey>()
@@ -179,19 +179,8 @@ gdb.execute("kill", to_string=True)
             tally.cell.instructions += 1
             guard judged.insert(StopKey(pc: pc, sp: sp)).inserted else { continue }
             tally.cell.stops += 1
-            let found = Judge.mismatches(frames, truth: truth, modules: modules)
-            if found.isEmpty { tally.cell.passed += 1; continue }
-            tally.cell.failed += 1
-            guard tally.kept < failureLimit else { continue }
-            tally.kept += 1
-            let symbol = modules.module(containing: pc)?.symbol(for: pc)
-            let instruction = disassembler.instruction(at: pc, bytes: (try? memory.fetchBytes(from: pc, count: 15)) ?? [])
-            for m in found {
-                report.failures.append(WalkFailure(walker: Self.gdbWalkerName, subject: subject.name, path: subject.path,
-                                                   address: "0x" + String(pc, radix: 16), function: symbol?.name ?? "?",
-                                                   offset: Int(symbol?.offset ?? 0), instruction: instruction,
-                                                   stop: tally.cell.stops - 1, field: m.field, expected: m.expected, actual: m.actual))
-            }
+            recorder.count(Judge.mismatches(frames, truth: truth, modules: modules), in: &tally, pc: pc,
+                           stop: tally.cell.stops - 1, into: &report)
         }
         if let e = lines.first(where: { $0.hasPrefix("E ") }), let last = e.split(separator: " ").last.flatMap({ UInt64($0, radix: 16) }),
            modules.module(containing: last)?.name == "[vdso]" {

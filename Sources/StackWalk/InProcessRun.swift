@@ -66,7 +66,7 @@ extension StackWalkTester {
         }
         let memory = ProcessMemoryReader(pid: pid)
         let modules = try ModuleMap(pid: pid, memory: memory)
-        let disassembler = Disassembler()
+        let recorder = FailureRecorder(subject: subject, modules: modules, memory: memory, limit: failureLimit)
         var size = stat()
         guard fstat(records, &size) == 0 else { throw SystemError(call: "fstat", errno: errno) }
         let count = Int(size.st_size) / Self.recordSize
@@ -95,20 +95,8 @@ extension StackWalkTester {
             tallies[w].cell.instructions += 1
             guard judged[w].insert(StopKey(pc: record.rip, sp: record.rsp)).inserted else { continue }
             tallies[w].cell.stops += 1
-            let found = Judge.mismatches(frames, truth: truth, modules: modules)
-            if found.isEmpty { tallies[w].cell.passed += 1; continue }
-            tallies[w].cell.failed += 1
-            guard tallies[w].kept < failureLimit else { continue }
-            tallies[w].kept += 1
-            let pc = record.rip
-            let symbol = modules.module(containing: pc)?.symbol(for: pc)
-            let instruction = disassembler.instruction(at: pc, bytes: (try? memory.fetchBytes(from: pc, count: 15)) ?? [])
-            for m in found {
-                report.failures.append(WalkFailure(walker: tallies[w].cell.walker, subject: subject.name, path: subject.path,
-                                                   address: "0x" + String(pc, radix: 16), function: symbol?.name ?? "?",
-                                                   offset: Int(symbol?.offset ?? 0), instruction: instruction, stop: Int(record.stop),
-                                                   field: m.field, expected: m.expected, actual: m.actual))
-            }
+            recorder.count(Judge.mismatches(frames, truth: truth, modules: modules), in: &tallies[w], pc: record.rip,
+                           stop: Int(record.stop), into: &report)
         }
         // The helper's whole run, shared by both walkers (they walk at the same stops).
         let elapsed = monotonicSeconds() - started

@@ -148,7 +148,7 @@ public final class StackWalkTester {
         let control = helperSymbol("vu_walk_control", modules: modules)
         var released = false
         var seen = Set<UInt64>()
-        let disassembler = Disassembler()
+        let recorder = FailureRecorder(subject: subject, modules: modules, memory: memory, limit: failureLimit)
         var stops = 0, steps = 0
         var judged = Set<StopKey>()
         var pending: Int32 = 0
@@ -221,19 +221,8 @@ public final class StackWalkTester {
                     found = [Mismatch(field: "limitation", expected: "fails: \(reason)", actual: "passed")]
                 case (false, nil): break
                 }
-                tallies[i].cell.failed += 1
                 disagreed = true
-                guard tallies[i].kept < failureLimit else { continue }
-                tallies[i].kept += 1
-                let pc = registers.rip
-                let symbol = modules.module(containing: pc)?.symbol(for: pc)
-                let instruction = disassembler.instruction(at: pc, bytes: (try? memory.fetchBytes(from: pc, count: 15)) ?? [])
-                for m in found {
-                    report.failures.append(WalkFailure(walker: walker.name, subject: subject.name, path: subject.path,
-                                                       address: "0x" + String(pc, radix: 16), function: symbol?.name ?? "?",
-                                                       offset: Int(symbol?.offset ?? 0), instruction: instruction, stop: stops - 1,
-                                                       field: m.field, expected: m.expected, actual: m.actual))
-                }
+                recorder.count(found, in: &tallies[i], pc: registers.rip, stop: stops - 1, into: &report)
             }
             // The call's last instruction: its `ret`, with the return address on top.
             let last = registers.rsp == truth.stackPointer &- 8
@@ -243,23 +232,7 @@ public final class StackWalkTester {
                 let found = Judge.mismatches(try EuStackSampler.sample(process), truth: truth, modules: modules)
                 euTally.cell.seconds += monotonicSeconds() - start
                 euTally.cell.stops += 1
-                if found.isEmpty {
-                    euTally.cell.passed += 1
-                } else {
-                    euTally.cell.failed += 1
-                    if euTally.kept < failureLimit {
-                        euTally.kept += 1
-                        let pc = registers.rip
-                        let symbol = modules.module(containing: pc)?.symbol(for: pc)
-                        let instruction = disassembler.instruction(at: pc, bytes: (try? memory.fetchBytes(from: pc, count: 15)) ?? [])
-                        for m in found {
-                            report.failures.append(WalkFailure(walker: EuStackSampler.name, subject: subject.name, path: subject.path,
-                                                               address: "0x" + String(pc, radix: 16), function: symbol?.name ?? "?",
-                                                               offset: Int(symbol?.offset ?? 0), instruction: instruction, stop: stops - 1,
-                                                               field: m.field, expected: m.expected, actual: m.actual))
-                        }
-                    }
-                }
+                recorder.count(found, in: &euTally, pc: registers.rip, stop: stops - 1, into: &report)
             }
             progress?(subject, stops)
         }

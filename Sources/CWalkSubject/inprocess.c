@@ -2,6 +2,8 @@
 // handler walks its own stack with libgcc's _Unwind_Backtrace and with nongnu libunwind's
 // local unwinder (unw_init_local2 with UNW_INIT_SIGNAL_FRAME on the signal's context), and
 // writes what each found as fixed-size records to a file descriptor (see walk_subject.h).
+// For our own unwinder, which is Swift and so not for a signal handler, it saves the
+// registers and a copy of the stack; the helper walks those after the call.
 // The tester judges the records afterwards against the same ground truth.
 //
 // Each unwinder is bound explicitly (dlopen libgcc_s.so.1 and libunwind.so.8, dlsym by
@@ -30,7 +32,8 @@ static int (*unw_init2)(unw_cursor_t *, unw_context_t *, int);
 static int (*unw_step_fn)(unw_cursor_t *);
 static int (*unw_get_reg_fn)(unw_cursor_t *, int, unw_word_t *);
 
-static int out_fd = -1;
+static int out_fd = -1, context_fd = -1;
+static uint64_t truth_sp;
 static uint64_t stop_count;
 static const uint64_t stop_limit = 200000;
 static uint64_t truncated;
@@ -44,15 +47,43 @@ extern char vu_walk_stepping_return_label[];
 // The callee-saved registers a record carries, as DWARF numbers.
 static const int saved_regs[VU_WALK_RECORD_REGS] = {3, 6, 12, 13, 14, 15};
 
-static void emit(const struct vu_walk_record *r) {
-    const char *p = (const char *)r;
-    size_t left = sizeof *r;
+static void emit_bytes(int fd, const void *data, size_t size) {
+    const char *p = data;
+    size_t left = size;
     while (left > 0) {
-        ssize_t n = write(out_fd, p, left);
+        ssize_t n = write(fd, p, left);
         if (n <= 0) return;
         p += n;
         left -= (size_t)n;
     }
+}
+
+static void emit(const struct vu_walk_record *r) { emit_bytes(out_fd, r, sizeof *r); }
+
+// The context for our own unwinder: registers and the stack from the red zone to a little
+// past the trampoline's frame (its saved registers and return into main sit just above the stack
+// pointer after the return). Static: the handler does not nest (SIGTRAP is blocked in it).
+static struct vu_walk_context context_record;
+
+static void save_context(uint64_t stop, ucontext_t *uc) {
+    static const int order[17] = {REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI, REG_RBP, REG_RSP,
+                                  REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15, REG_RIP};
+    struct vu_walk_context *c = &context_record;
+    c->magic = VU_WALK_CONTEXT_MAGIC;
+    c->stop = stop;
+    for (int i = 0; i < 17; i++) c->regs[i] = (uint64_t)uc->uc_mcontext.gregs[order[i]];
+    // From the bottom of the red zone: an epilogue's CFI may still name a slot just popped
+    // (below rsp), which holds its value until something else writes there; the kernel
+    // put this handler's frame below the red zone, so nothing above it has changed yet.
+    uint64_t bottom = c->regs[7] - 128;
+    uint64_t top = truth_sp + 256;
+    uint64_t length = top > bottom ? top - bottom : 0;
+    if (length > VU_WALK_CONTEXT_BYTES) length = VU_WALK_CONTEXT_BYTES;
+    uint64_t rsp = bottom;
+    c->stack_base = rsp;
+    c->stack_length = length;
+    memcpy(c->stack, (const void *)rsp, length);
+    emit_bytes(context_fd, c, sizeof *c);
 }
 
 struct gcc_state {
@@ -131,6 +162,7 @@ static void write_truth(ucontext_t *uc) {
     uint64_t rsp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
     r.rip = *(uint64_t *)rsp;
     r.rsp = rsp + 8;
+    truth_sp = r.rsp;
     r.frame_count = 1;
     r.frames[0].regs[1] = (uint64_t)uc->uc_mcontext.gregs[REG_RBP];
     emit(&r);
@@ -170,6 +202,7 @@ static void trap(int signal, siginfo_t *info, void *context) {
     uint64_t stop = stop_count++;
     walk_libgcc(stop, rip, (uint64_t)uc->uc_mcontext.gregs[REG_RSP]);
     walk_libunwind(stop, uc);
+    save_context(stop, uc);
 }
 
 static int warm_frame(struct _Unwind_Context *ctx, void *arg) {
@@ -178,7 +211,7 @@ static int warm_frame(struct _Unwind_Context *ctx, void *arg) {
     return 0;
 }
 
-int vu_walk_inprocess_prepare(int fd, int retry) {
+int vu_walk_inprocess_prepare(int fd, int contexts, int retry) {
     void *gcc = dlopen("libgcc_s.so.1", RTLD_NOW);
     void *unw = dlopen("libunwind.so.8", RTLD_NOW);
     if (!gcc || !unw) return -1;
@@ -192,6 +225,7 @@ int vu_walk_inprocess_prepare(int fd, int retry) {
     if (!gcc_backtrace || !gcc_get_ip_info || !gcc_get_cfa || !gcc_get_gr || !unw_init2 || !unw_step_fn || !unw_get_reg_fn)
         return -2;
     out_fd = fd;
+    context_fd = contexts;
     retry_mode = retry;
     // Warm-up: the first searches allocate (libgcc sorts its registered objects).
     gcc_backtrace(warm_frame, 0);

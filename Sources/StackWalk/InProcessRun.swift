@@ -19,7 +19,7 @@ import Glibc
 
 extension StackWalkTester {
     /// The in-process walkers' names, in the record's walker order.
-    public static let inProcessWalkerNames = ["libgcc", "libunwind-local"]
+    public static let inProcessWalkerNames = ["libgcc", "libunwind-local", "vunwind-local"]
 
     static let recordSize = MemoryLayout<vu_walk_record>.size
     static let frameSize = MemoryLayout<vu_walk_frame>.size

@@ -136,7 +136,7 @@ func pageSubject(_ entry: String, _ path: String, mapping: MappingKind) -> (Unsa
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 // --in-process: step ourselves with the trap flag and walk from the SIGTRAP handler
-// (libgcc, libunwind local), records to fd 1; then stop (SIGSTOP) so the tester can read
+// (libgcc, libunwind local; our unwinder afterwards over saved contexts), records to fd 1; then stop (SIGSTOP) so the tester can read
 // our maps and memory before we exit. Otherwise our parent traces us from here on.
 // --untraced: a debugger runs us (gdb); the trampoline's int3 stops us for it.
 let inProcess = arguments.first == "--in-process"
@@ -169,11 +169,14 @@ default:
 guard values.count <= 6 else { fail("at most 6 arguments") }
 values += [UInt64](repeating: 0, count: 6 - values.count)
 if inProcess {
-    guard vu_walk_inprocess_prepare(1, arguments[0] == "page" && arguments[2] == "retry" ? 1 : 0) == 0 else {
+    let contexts = vu_memfd_create("vunwind-walk-contexts")
+    guard contexts >= 0 else { fail("memfd_create: \(String(cString: strerror(errno)))") }
+    guard vu_walk_inprocess_prepare(1, contexts, arguments[0] == "page" && arguments[2] == "retry" ? 1 : 0) == 0 else {
         fail("binding libgcc_s.so.1 and libunwind.so.8 failed")
     }
     _ = vu_walk_call_stepping(function, values)
     if vu_walk_inprocess_truncated() != 0 { fail("more than 200000 instructions: stepping stopped") }
+    do { try LocalWalk.run(contexts: contexts, out: 1) } catch { fail("our unwinder in process: \(error)") }
     raise(SIGSTOP)
     exit(0)
 }

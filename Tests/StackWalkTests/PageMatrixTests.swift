@@ -9,8 +9,9 @@ import Vsyscall
 import XCTest
 
 final class PageMatrixTests: XCTestCase {
-    static let walkerNames = ["vunwind", "libunwind-ptrace", "libdwfl", "frame-pointer", "eu-stack", "libgcc", "libunwind-local", "gdb"]
-    static let cfiWalkers = ["vunwind", "libunwind-ptrace", "libdwfl", "eu-stack", "libgcc", "libunwind-local", "gdb"]
+    static let walkerNames = ["vunwind", "libunwind-ptrace", "libdwfl", "frame-pointer", "eu-stack", "libgcc", "libunwind-local",
+                              "vunwind-local", "gdb"]
+    static let cfiWalkers = ["vunwind", "libunwind-ptrace", "libdwfl", "eu-stack", "libgcc", "libunwind-local", "vunwind-local", "gdb"]
 
     /// The whole default matrix once per test process, with what the observer saw.
     struct Run {

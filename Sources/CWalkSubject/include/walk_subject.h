@@ -51,7 +51,7 @@ int vu_walk_compare_ints(const void *a, const void *b);
 #define VU_WALK_RECORD_FRAMES 32
 #define VU_WALK_RECORD_REGS 6  // rbx, rbp, r12, r13, r14, r15
 #define VU_WALK_KNOWN_SP (1u << 6)
-enum { VU_WALK_TRUTH = 0, VU_WALK_LIBGCC = 1, VU_WALK_LIBUNWIND_LOCAL = 2 };
+enum { VU_WALK_TRUTH = 0, VU_WALK_LIBGCC = 1, VU_WALK_LIBUNWIND_LOCAL = 2, VU_WALK_VUNWIND_LOCAL = 3 };
 struct vu_walk_frame {
     uint64_t pc;
     uint64_t sp;
@@ -68,9 +68,23 @@ struct vu_walk_record {
     uint64_t frame_count;
     struct vu_walk_frame frames[VU_WALK_RECORD_FRAMES];
 };
+/// What our own unwinder needs to walk a stop later, in this process, outside the handler:
+/// the interrupted registers (DWARF order: rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip) and a
+/// copy of the stack from the red zone (rsp - 128) up past the trampoline's frame.
+#define VU_WALK_CONTEXT_MAGIC 0x747865746e6f636bULL  // "kcontext"
+#define VU_WALK_CONTEXT_BYTES 16384
+struct vu_walk_context {
+    uint64_t magic;
+    uint64_t stop;
+    uint64_t regs[17];
+    uint64_t stack_base;
+    uint64_t stack_length;
+    uint8_t stack[VU_WALK_CONTEXT_BYTES];
+};
 /// Binds libgcc and libunwind, warms both up, installs the SIGTRAP handler. `retry`: the
-/// lock-retry path (release the holder once a page instruction repeats). 0 on success.
-int vu_walk_inprocess_prepare(int fd, int retry);
+/// lock-retry path (release the holder once a page instruction repeats). Records go to
+/// `fd`, contexts to `context_fd`. 0 on success.
+int vu_walk_inprocess_prepare(int fd, int context_fd, int retry);
 /// Calls fn(args) with the trap flag set from the call to the return.
 int64_t vu_walk_call_stepping(const void *fn, const uint64_t args[6]);
 /// 1 if the stop limit ended the stepping early.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job, end to end on this machine (what `make demo` runs): emit the vsyscall page,
 # have tools no one here wrote judge its bytes and its CFI, call it from C, unwind through
-# it with gdb, eu-stack and perf, live and from a core, and measure it beside the kernel.
+# it with gdb, eu-stack and perf, live and from a core (and return the core's call with
+# vunwind core), step every instruction under every unwinder (vunwind walk), and measure it
+# beside the kernel.
 #
 #   scripts/demo.sh [BUILD_DIR]     (default .build/release; `make demo` builds it first)
 set -euo pipefail
@@ -17,6 +19,8 @@ cleanup() {
 trap cleanup EXIT
 
 section() { printf '\n== %s\n' "$*"; }
+# (Excerpts are cut with awk 'NR<=N', which reads to the end: head would exit early and, under
+# pipefail, its writer's SIGPIPE would end the demo.)
 say() { printf '   %s\n' "$*"; }
 
 # C programs reach the page through its absolute symbols (include/vunwind/vsyscall.h).
@@ -43,7 +47,7 @@ readelf --debug-dump=frames-interp "$work/page.so" > "$work/readelf.txt"
 if cmp -s "$work/readelf.txt" "$work/ours.txt"; then
     say "readelf --debug-dump=frames-interp and vunwind cfi --rows: byte-identical ($(wc -l < "$work/ours.txt") lines)"
 else
-    diff "$work/readelf.txt" "$work/ours.txt" | head -20
+    diff "$work/readelf.txt" "$work/ours.txt" | awk 'NR<=20'
     exit 1
 fi
 sed -n '/FDE.*pc=0000600000001000/,/^$/p' "$work/readelf.txt" | sed 's/^/   /'
@@ -58,7 +62,7 @@ cc_page "$work/spin" fixtures/programs/spin.c
 pids+=($!)
 spin=$!
 for _ in $(seq 200); do grep -q ready "$work/spin.out" 2>/dev/null && break; sleep 0.05; done
-say "spin is pid $spin; its page: $(grep '^6000000' /proc/$spin/maps | head -1)"
+say "spin is pid $spin; its page: $(grep '^6000000' /proc/$spin/maps | awk 'NR<=1')"
 # An attach stops the loop wherever it is: 95% of the time inside the page. Show a stop
 # there (a few attempts), since crossing the page is the point.
 inside() { # TOOL... : its output, once frame #0 is in the page
@@ -70,12 +74,12 @@ inside() { # TOOL... : its output, once frame #0 is in the page
     printf '%s\n' "$out"
 }
 say "gdb -batch -p $spin -ex bt (gdb reads the page's symbols and CFI through its JIT interface):"
-inside gdb -batch -nx -p "$spin" -ex bt | grep '^#' | head -4 | sed 's/ at .*//; s/^/      /'
+inside gdb -batch -nx -p "$spin" -ex bt | grep '^#' | awk 'NR<=4' | sed 's/ at .*//; s/^/      /'
 say "eu-stack -p $spin (libdwfl reads the shared mapping from /proc/PID/mem):"
-inside eu-stack -p "$spin" | grep '^#' | head -4 | sed 's/^/      /'
+inside eu-stack -p "$spin" | grep '^#' | awk 'NR<=4' | sed 's/^/      /'
 if perf record -q -e cpu-clock -p "$spin" -o "$work/perf.data" -- sleep 1 >/dev/null 2>&1; then
     say "perf record -e cpu-clock -p $spin; perf report --sort symbol (names from /tmp/perf-$spin.map):"
-    perf report -i "$work/perf.data" --stdio --sort symbol 2>/dev/null | grep -E '^ +[0-9]' | head -3 | sed 's/^ */      /'
+    perf report -i "$work/perf.data" --stdio --sort symbol 2>/dev/null | grep -E '^ +[0-9]' | awk 'NR<=3' | sed 's/^ */      /'
 else
     say "(perf cannot record here: kernel.perf_event_paranoid=$(cat /proc/sys/kernel/perf_event_paranoid))"
 fi
@@ -94,16 +98,29 @@ else
     core=$(ls -t "$work"/core* 2>/dev/null | head -1 || true)
     if [[ -n $core ]]; then
         say "gdb -batch -ex bt debug_probe $(basename "$core"):"
-        gdb -batch -nx -ex bt "$work/debug_probe" "$core" 2>/dev/null | grep '^#' | awk '!seen[$0]++' | head -4 \
+        gdb -batch -nx -ex bt "$work/debug_probe" "$core" 2>/dev/null | grep '^#' | awk '!seen[$0]++' | awk 'NR<=4' \
             | sed 's/ at .*//; s/^/      /'
         say "eu-stack --core $(basename "$core"):"
-        eu-stack --core "$core" -e "$work/debug_probe" 2>/dev/null | sed -n '/^TID/,/main/p' | head -5 | sed 's/^/      /'
+        # (eu-stack exits 1 when a thread's walk ends in an error: the timekeeper's does.)
+        eu-stack --core "$core" -e "$work/debug_probe" 2>/dev/null | sed -n '/^TID/,/main/p' | awk 'NR<=5' | sed 's/^/      /' || true
+        say "vunwind core --rewrite: the call returns -EFAULT, and the debuggers see its caller:"
+        "$bin" core "$core" --rewrite "$work/core.returned" | sed -n '1,12p' | sed 's/^/      /'
+        say "gdb -batch -ex bt -ex 'p \$rax' on the rewritten core:"
+        gdb -batch -nx -ex bt -ex 'p $rax' "$work/debug_probe" "$work/core.returned" 2>/dev/null | grep -E '^#[0-2] |^\$' | awk '!seen[$0]++' \
+            | sed 's/ at .*//; s/^/      /'
     else
         say "(no core was written: core_pattern '$pattern', ulimit -c $(ulimit -c))"
     fi
 fi
 
-section "6. Speed, beside the anchors in the same run (vunwind bench)"
+section "6. Every instruction, every unwinder: each path of each entry stepped and judged against ground truth (vunwind walk)"
+"$bin" walk --no-gdb > "$work/walk.txt" || true
+sed -n '1,9p' "$work/walk.txt"
+say "..."
+grep 'stops judged' "$work/walk.txt" | sed 's/^/   /'
+say "(with gdb as a ninth walker: vunwind walk; the vDSO: --subject vdso; any library: --subject 'FILE:SYMBOL(ARGS)')"
+
+section "7. Speed, beside the anchors in the same run (vunwind bench)"
 "$bin" bench vsyscall
 echo
 "$bin" bench cfi

@@ -22,6 +22,8 @@ public final class StackWalkTester {
     public let walkers: [any Walker]
     /// A bound on the instructions one call may execute.
     public var maxStops = 200_000
+    /// A bound on one instruction (a blocking system call never finishes under stepping).
+    public var stepTimeout = 10.0
     /// Failures kept per cell (the cell's count is exact).
     public var failureLimit = 20
     /// Called after each stop with (subject, stops so far): the CLI's progress line.
@@ -155,7 +157,11 @@ public final class StackWalkTester {
         while true {
             try process.singleStep(signal: pending)
             pending = 0
-            switch try process.wait() {
+            guard let state = try process.wait(timeout: stepTimeout) else {
+                throw WalkError("\(subject.name): one instruction did not finish in \(Int(stepTimeout)) s "
+                                + "(a blocking system call, such as pause or sleep, cannot be stepped through)")
+            }
+            switch state {
             case .stopped(signal: SIGTRAP): break
             case let .stopped(signal):
                 // The signal the stepped instruction raised: deliver it with the next step

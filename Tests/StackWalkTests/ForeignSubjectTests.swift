@@ -67,6 +67,18 @@ final class ForeignSubjectTests: XCTestCase {
         XCTAssertEqual(try SubjectParser.parse("\(Self.libc):getpid").target, .function(file: Self.libc, symbol: "getpid", arguments: []))
     }
 
+    /// A subject that blocks (pause) or crashes (strlen(NULL)) ends the walk with one error,
+    /// never a hang: a step that does not finish within the bound kills the helper.
+    func testABlockingOrCrashingSubjectEndsTheWalkWithATypedErrorNotAHang() throws {
+        let t = StackWalkTester(helper: try Tools.product("vunwind-walk-subject"), walkers: StackWalkTester.remoteWalkers())
+        t.stepTimeout = 1
+        let blocked = "libc.so.6:pause(): one instruction did not finish in 1 s "
+            + "(a blocking system call, such as pause or sleep, cannot be stepped through)"
+        assertThrowsExactly(WalkError(blocked), blocked) { _ = try t.run([try SubjectParser.parse("\(Self.libc):pause")]) }
+        let crashed = "libc.so.6:strlen(0): the helper died of signal 11 inside the call"
+        assertThrowsExactly(WalkError(crashed), crashed) { _ = try t.run([try SubjectParser.parse("\(Self.libc):strlen(0)")]) }
+    }
+
     func testBadSubjectsAreRefusedWithOneExactLine() throws {
         let cases: [(String, String)] = [
             ("/nonexistent/lib.so:f", "/nonexistent/lib.so: cannot open: No such file or directory"),

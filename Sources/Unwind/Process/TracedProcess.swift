@@ -43,6 +43,36 @@ public final class TracedProcess: @unchecked Sendable {
         return .killed(signal: low, coreDumped: status & 0x80 != 0)
     }
 
+    /// Waits for the next state change for at most `seconds`; nil if none came (the child
+    /// sits in a blocking system call, say). Polls: a step takes microseconds, so for the
+    /// first 2 ms it only yields the CPU between polls (a sleep would cost more than the
+    /// step), then it sleeps 1 ms between them.
+    public func wait(timeout seconds: Double) throws -> Stop? {
+        var status: Int32 = 0
+        let start = Self.now()
+        while true {
+            let r = waitpid(pid, &status, __WALL | WNOHANG)
+            if r == pid { break }
+            if r < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(call: "waitpid(\(pid))", errno: errno)
+            }
+            let elapsed = Self.now() - start
+            if elapsed > seconds { return nil }
+            if elapsed < 0.002 { sched_yield() } else { usleep(1000) }
+        }
+        let low = status & 0x7f
+        if low == 0 { return .exited(status: (status >> 8) & 0xff) }
+        if low == 0x7f { return .stopped(signal: (status >> 8) & 0xff) }
+        return .killed(signal: low, coreDumped: status & 0x80 != 0)
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
     /// Waits until the child stops with `signal`, passing other signals on to it.
     public func waitForStop(_ signal: Int32) throws {
         while true {

@@ -75,7 +75,7 @@ let package = Package(
         // page, the vDSO or any library's function as the subject.
         .target(name: "CWalkSubject"),
         .executableTarget(
-            name: "vunwind-walk-subject", dependencies: ["Vsyscall", "CWalkSubject", "CVunwind", "Unwind", "DwarfCFI", "Bytes"],
+            name: "vunwind-walk-subject", dependencies: ["Vsyscall", "UnwindRegistry", "CWalkSubject", "CVunwind", "Unwind", "DwarfCFI", "Bytes"],
             path: "Sources/WalkSubject", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]),
         // A JIT author's example (examples/jit): code emitted at run time, CFI from DwarfCFI's
         // writer, registered, and walked by StackWalk (JITExampleTests).

@@ -11,10 +11,18 @@
 // Both are warmed up before stepping (libgcc sorts registered FDEs with malloc on its first
 // search), so at a stop inside malloc the handler allocates nothing. write(2) is the only
 // output; nothing here takes a lock of its own.
+//
+// A walker that follows a wrong rule (vunwind walk --mutate) can read an unmapped address,
+// which in process is a SIGSEGV inside the handler. While a walker runs, a guard handler
+// for SIGSEGV and SIGBUS is in place that jumps back out and the record says where it
+// faulted (the process's own handlers are put back before the stepped code runs again).
+// Both unwinders read the stack outside their locks (libgcc's FDE search and libunwind's
+// caches do not dereference the addresses a rule computes), so none is left held.
 #define _GNU_SOURCE
 #include "walk_subject.h"
 #include "trampoline.h"
 #include <dlfcn.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -43,6 +51,42 @@ static unsigned seen_count;
 static int retry_mode, released;
 
 extern char vu_walk_stepping_return_label[];
+
+static sigjmp_buf walk_guard;
+static volatile sig_atomic_t walk_guarded;
+static volatile uint64_t walk_fault_address;
+static struct sigaction walk_guard_action, saved_segv, saved_bus;
+
+static void walk_fault(int signal, siginfo_t *info, void *context) {
+    (void)context;
+    if (walk_guarded) {
+        walk_guarded = 0;
+        walk_fault_address = (uint64_t)info->si_addr;
+        siglongjmp(walk_guard, signal);
+    }
+    // Not a walker's fault (the guard is only in place while one runs): the default action.
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(signal, &dfl, 0);
+}
+
+// Runs one walker under the guard; its record is static so that it is intact after a jump.
+static void guarded(void (*walk)(void *), void *arg, struct vu_walk_record *r) {
+    sigaction(SIGSEGV, &walk_guard_action, &saved_segv);
+    sigaction(SIGBUS, &walk_guard_action, &saved_bus);
+    int signal = sigsetjmp(walk_guard, 1);
+    if (signal == 0) {
+        walk_guarded = 1;
+        walk(arg);
+        walk_guarded = 0;
+    } else {
+        r->fault_signal = (uint64_t)signal;
+        r->fault_address = walk_fault_address;
+    }
+    sigaction(SIGSEGV, &saved_segv, 0);
+    sigaction(SIGBUS, &saved_bus, 0);
+}
 
 // The callee-saved registers a record carries, as DWARF numbers.
 static const int saved_regs[VU_WALK_RECORD_REGS] = {3, 6, 12, 13, 14, 15};
@@ -108,32 +152,32 @@ static int gcc_frame(struct _Unwind_Context *ctx, void *arg) {
     return 0;  // _URC_NO_REASON
 }
 
+// The handler does not nest (SIGTRAP is blocked in it): one static record per walker.
+static struct vu_walk_record gcc_record, unw_record;
+
+static void gcc_walk(void *arg) { gcc_backtrace(gcc_frame, arg); }
+
 static void walk_libgcc(uint64_t stop, uint64_t rip, uint64_t rsp) {
-    struct vu_walk_record r;
-    memset(&r, 0, sizeof r);
-    r.magic = VU_WALK_RECORD_MAGIC;
-    r.walker = VU_WALK_LIBGCC;
-    r.stop = stop;
-    r.rip = rip;
-    r.rsp = rsp;
-    struct gcc_state s = {&r};
-    gcc_backtrace(gcc_frame, &s);
-    emit(&r);
+    struct vu_walk_record *r = &gcc_record;
+    memset(r, 0, sizeof *r);
+    r->magic = VU_WALK_RECORD_MAGIC;
+    r->walker = VU_WALK_LIBGCC;
+    r->stop = stop;
+    r->rip = rip;
+    r->rsp = rsp;
+    struct gcc_state s = {r};
+    guarded(gcc_walk, &s, r);
+    emit(r);
 }
 
-static void walk_libunwind(uint64_t stop, ucontext_t *uc) {
-    struct vu_walk_record r;
-    memset(&r, 0, sizeof r);
-    r.magic = VU_WALK_RECORD_MAGIC;
-    r.walker = VU_WALK_LIBUNWIND_LOCAL;
-    r.stop = stop;
-    r.rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
-    r.rsp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
+static void unw_walk(void *arg) {
+    ucontext_t *uc = arg;
+    struct vu_walk_record *r = &unw_record;
     unw_cursor_t cursor;
     // libunwind's x86-64 unw_context_t is a ucontext_t: start at the interrupted instruction.
     if (unw_init2(&cursor, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) == 0) {
         do {
-            struct vu_walk_frame *f = &r.frames[r.frame_count++];
+            struct vu_walk_frame *f = &r->frames[r->frame_count++];
             unw_word_t v = 0;
             unw_get_reg_fn(&cursor, UNW_REG_IP, &v);
             f->pc = v;
@@ -147,9 +191,20 @@ static void walk_libunwind(uint64_t stop, ucontext_t *uc) {
                     f->known |= 1u << i;
                 }
             }
-        } while (r.frame_count < VU_WALK_RECORD_FRAMES && unw_step_fn(&cursor) > 0);
+        } while (r->frame_count < VU_WALK_RECORD_FRAMES && unw_step_fn(&cursor) > 0);
     }
-    emit(&r);
+}
+
+static void walk_libunwind(uint64_t stop, ucontext_t *uc) {
+    struct vu_walk_record *r = &unw_record;
+    memset(r, 0, sizeof *r);
+    r->magic = VU_WALK_RECORD_MAGIC;
+    r->walker = VU_WALK_LIBUNWIND_LOCAL;
+    r->stop = stop;
+    r->rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+    r->rsp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
+    guarded(unw_walk, uc, r);
+    emit(r);
 }
 
 static void write_truth(ucontext_t *uc) {
@@ -235,6 +290,10 @@ int vu_walk_inprocess_prepare(int fd, int contexts, int retry) {
     if (unw_init2(&cursor, (unw_context_t *)&uc, 0) == 0) {
         while (unw_step_fn(&cursor) > 0) {}
     }
+    memset(&walk_guard_action, 0, sizeof walk_guard_action);
+    walk_guard_action.sa_sigaction = walk_fault;
+    walk_guard_action.sa_flags = SA_SIGINFO;
+    sigfillset(&walk_guard_action.sa_mask);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = trap;

@@ -6,12 +6,41 @@
 import Bytes
 import Unwind
 
+/// What a walker is declared to do at a stop.
+enum Declaration {
+    case passes
+    case fails(String)
+    /// The declaration holds either way (the mutated CFI changed the caller at some passes
+    /// over this instruction and not at others).
+    case either(String)
+
+    init(_ limitation: String?) { self = limitation.map { .fails($0) } ?? .passes }
+}
+
 struct FailureRecorder {
     let subject: WalkSubject
     let modules: ModuleMap
     let memory: any MemoryReader
     let disassembler = Disassembler()
     let limit: Int
+
+    /// Counts one walk against its declaration: a pass, an expected failure, or an
+    /// unexpected outcome (a failure, or a declared failure that passed), recorded.
+    /// True if it was unexpected.
+    @discardableResult
+    func judge(_ found: [Mismatch], declared: Declaration, in tally: inout StackWalkTester.Tally, pc: UInt64, stop: Int,
+               into report: inout WalkReport) -> Bool {
+        switch (found.isEmpty, declared) {
+        case (true, .passes), (true, .either): tally.cell.passed += 1; return false
+        case (false, .fails), (false, .either): tally.cell.expected += 1; return false
+        case let (true, .fails(reason)):
+            count([Mismatch(field: "limitation", expected: "fails: \(reason)", actual: "passed")], in: &tally, pc: pc, stop: stop,
+                  into: &report)
+        case (false, .passes):
+            count(found, in: &tally, pc: pc, stop: stop, into: &report)
+        }
+        return true
+    }
 
     /// Counts `found` in `tally` (a pass if empty) and records it, up to the limit.
     func count(_ found: [Mismatch], in tally: inout StackWalkTester.Tally, pc: UInt64, stop: Int, into report: inout WalkReport) {

@@ -34,7 +34,7 @@ extension StackWalkTester {
         defer { close(pipeFDs[0]) }
         let pid: pid_t
         do {
-            pid = try Spawner.spawn(helper, ["--in-process"] + subject.helperArguments, environment: ["SWIFT_BACKTRACE": "enable=no"],
+            pid = try Spawner.spawn(helper, ["--in-process"] + helperArguments(subject), environment: ["SWIFT_BACKTRACE": "enable=no"],
                                     standardOutput: records, standardError: pipeFDs[1])
         } catch {
             close(pipeFDs[1])
@@ -95,8 +95,16 @@ extension StackWalkTester {
             tallies[w].cell.instructions += 1
             guard judged[w].insert(StopKey(pc: record.rip, sp: record.rsp)).inserted else { continue }
             tallies[w].cell.stops += 1
-            recorder.count(Judge.mismatches(frames, truth: truth, modules: modules), in: &tallies[w], pc: record.rip,
-                           stop: Int(record.stop), into: &report)
+            var found = Judge.mismatches(frames, truth: truth, modules: modules)
+            if record.fault_signal != 0 {
+                // In process a wrong rule that leads to an unmapped address is a crash: the
+                // helper's guard caught it and the frames are those before it.
+                found.append(Mismatch(field: "error", expected: "a walk",
+                                      actual: "signal \(record.fault_signal) reading 0x\(String(record.fault_address, radix: 16)) after \(frames.count) frames"))
+            }
+            recorder.judge(found,
+                           declared: mutationDeclaration(subject, pc: record.rip, modules: modules) ?? .passes, in: &tallies[w],
+                           pc: record.rip, stop: Int(record.stop), into: &report)
         }
         // The helper's whole run, shared by both walkers (they walk at the same stops).
         let elapsed = monotonicSeconds() - started

@@ -12,6 +12,7 @@ import CVunwind
 import DwarfCFI
 import ELF
 import Unwind
+import Vsyscall
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,11 +31,17 @@ public final class StackWalkTester {
     public var progress: ((WalkSubject, Int) -> Void)?
     /// Called at each judged stop before the walkers (what a test wants to see of it).
     public var observer: ((WalkSubject, WalkStop) -> Void)?
-    /// Walk our page's subjects over a mutated copy of its CFI (written into the helper's
-    /// private mapping of the page before any walker reads it).
+    /// Walk our page's subjects over a mutated copy of its CFI: the helper edits its page's
+    /// .eh_frame before it registers it, so every walker (in process, remote, gdb, eu-stack)
+    /// reads the mutated CFI.
     public var mutation: CFIMutationKind?
     /// The mutation applied for each page subject (by `WalkSubject.description`).
     public private(set) var appliedMutations: [String: CFIMutation] = [:]
+    /// For each page subject under a mutation, whether the mutated CFI changed the caller
+    /// at each instruction of the ptrace run (`mutatedReason`, nil where it did not): the
+    /// declaration the in-process walkers and gdb, which stop at the same instructions in
+    /// their own helpers, are judged against.
+    var mutationVerdicts: [String: [StopSite: Set<String?>]] = [:]
 
     public init(helper: String, walkers: [any Walker]) {
         self.helper = helper
@@ -56,10 +63,10 @@ public final class StackWalkTester {
         return dir + "/vunwind-walk-subject"
     }
 
-    /// Also run the in-process walkers (libgcc, libunwind local) in a second, untraced
-    /// helper per subject. Not with a mutation: their CFI is read inside the helper.
+    /// Also run the in-process walkers (libgcc, libunwind local, our unwinder in process)
+    /// in a second, untraced helper per subject.
     public var inProcess = false
-    /// Also walk with gdb, one batch process per subject (not with a mutation).
+    /// Also walk with gdb, one batch process per subject.
     public var gdb = false
     /// Also sample eu-stack: the first and last instruction of each call, every
     /// `euStackInterval`th stop, and every stop where another walker failed unexpectedly.
@@ -70,9 +77,10 @@ public final class StackWalkTester {
     public func run(_ subjects: [WalkSubject]) throws -> WalkReport {
         var report = WalkReport()
         for subject in subjects {
-            if !walkers.isEmpty || !(inProcess || gdb) { try run(subject, into: &report) }
-            if inProcess && mutation == nil { try runInProcess(subject, into: &report) }
-            if gdb && mutation == nil {
+            // Under a mutation the ptrace run also declares where the others must fail.
+            if !walkers.isEmpty || !(inProcess || gdb) || (mutation != nil && subject.isPage) { try run(subject, into: &report) }
+            if inProcess { try runInProcess(subject, into: &report) }
+            if gdb {
                 if case let .vdso(symbol, _) = subject.target, ["__vdso_gettimeofday", "__vdso_clock_gettime"].contains(symbol) {
                     // About 1 ms per stepi: the vDSO's seqlock reader never gets a pass
                     // through without a tick's update (each pass is ~30 instructions).
@@ -91,6 +99,46 @@ public final class StackWalkTester {
         var sp: UInt64
     }
 
+    /// An instruction by module and offset: the same in every helper (the executable and
+    /// libraries move with ASLR, the page does not).
+    struct StopSite: Hashable {
+        var module: String
+        var offset: UInt64
+        init(_ pc: UInt64, modules: ModuleMap) {
+            if let m = modules.module(containing: pc) { (module, offset) = (m.name, pc &- m.base) } else { (module, offset) = ("", pc) }
+        }
+    }
+
+    /// The helper's arguments for `subject`, with the mutation for a page subject.
+    func helperArguments(_ subject: WalkSubject) -> [String] {
+        subject.helperArguments + (mutation.map { subject.isPage ? ["mutate:" + $0.rawValue] : [] } ?? [])
+    }
+
+    /// What a CFI-reading walker in another helper must do at `pc` under the mutation
+    /// (nil without one): fail where the ptrace run's mutated CFI changed the caller.
+    func mutationDeclaration(_ subject: WalkSubject, pc: UInt64, modules: ModuleMap) -> Declaration? {
+        guard let mutation, subject.isPage else { return nil }
+        guard let verdicts = mutationVerdicts[subject.description]?[StopSite(pc, modules: modules)] else {
+            // Not a stop of the ptrace run (gdb's slower steps can take a time value down
+            // another branch): where the rows differ either outcome holds, elsewhere the
+            // walker must pass.
+            guard let m = appliedMutations[subject.description], let changed = try? m.changedAddresses(in: pc..<(pc &+ 1)),
+                  !changed.isEmpty else { return .passes }
+            return .either("the \(mutation.rawValue) mutation changed the rules at 0x\(String(pc, radix: 16)), not a stop of the ptrace run")
+        }
+        let reasons = verdicts.compactMap { $0 }
+        guard let reason = reasons.first else { return .passes }
+        // The same instruction with another stack (a loop pass, a handler) may differ.
+        return verdicts.contains(nil) ? .either(reason) : .fails(reason)
+    }
+
+    /// True if `pc` is in the page whose CFI the mutation for `subject` edited.
+    func isPageCode(_ pc: UInt64, subject: WalkSubject, modules: ModuleMap) -> Bool {
+        guard let m = appliedMutations[subject.description], let module = modules.module(containing: pc),
+              let section = module.elf.section(named: ".eh_frame") else { return false }
+        return section.address &+ module.bias == m.address
+    }
+
     struct Tally {
         var cell: WalkCell
         var kept = 0
@@ -104,8 +152,7 @@ public final class StackWalkTester {
         let pid: pid_t
         do {
             // No Swift backtracer in the helper: its signal handlers would be stops too.
-            let mapping = mutation != nil && subject.isPage ? ["private"] : []
-            pid = try Spawner.spawn(helper, subject.helperArguments + mapping, environment: ["SWIFT_BACKTRACE": "enable=no"],
+            pid = try Spawner.spawn(helper, helperArguments(subject), environment: ["SWIFT_BACKTRACE": "enable=no"],
                                     quiet: true, standardError: pipeFDs[1])
         } catch {
             close(pipeFDs[1])
@@ -135,7 +182,7 @@ public final class StackWalkTester {
         let truth = try GroundTruth(atCall: atCall, instruction: (try? memory.fetchBytes(from: atCall.rip, count: 3)) ?? [])
         var changed: (mutation: CFIMutation, text: Range<UInt64>)?
         if let mutation, subject.isPage {
-            let (m, text) = try mutatePage(mutation, pid: pid, memory: memory)
+            let (m, text) = try appliedMutation(mutation, pid: pid, memory: memory)
             appliedMutations[subject.description] = m
             changed = (m, text)
         }
@@ -144,7 +191,8 @@ public final class StackWalkTester {
         defer { for w in walkers { w.detach() } }
         var tallies = walkers.map { Tally(cell: WalkCell(walker: $0.name, subject: subject.name, path: subject.path, instructions: 0,
                                                         stops: 0, passed: 0, failed: 0, expected: 0, seconds: 0)) }
-        let sampling = euStack && mutation == nil
+        let sampling = euStack
+        var verdicts: [StopSite: Set<String?>] = [:]
         var euTally = Tally(cell: WalkCell(walker: EuStackSampler.name, subject: subject.name, path: subject.path, instructions: 0,
                                            stops: 0, passed: 0, failed: 0, expected: 0, seconds: 0))
         let control = helperSymbol("vu_walk_control", modules: modules)
@@ -207,6 +255,7 @@ public final class StackWalkTester {
                 if let frame, let pc = frame.pc, changed.mutation.changesCaller(at: pc, registers: frame, memory: memory) {
                     mutated = "the \(changed.mutation.kind.rawValue) mutation changed the caller at 0x\(String(pc, radix: 16))"
                 }
+                verdicts[StopSite(registers.rip, modules: modules), default: []].insert(mutated)
             }
             var disagreed = false
             for (i, walker) in walkers.enumerated() {
@@ -220,15 +269,8 @@ public final class StackWalkTester {
                 tallies[i].cell.seconds += monotonicSeconds() - start
                 tallies[i].cell.stops += 1
                 let limitation = changed != nil && walker.readsCFI ? mutated : walker.limitation(at: stop)
-                switch (found.isEmpty, limitation) {
-                case (true, nil): tallies[i].cell.passed += 1; continue
-                case (false, .some): tallies[i].cell.expected += 1; continue
-                case let (true, .some(reason)):
-                    found = [Mismatch(field: "limitation", expected: "fails: \(reason)", actual: "passed")]
-                case (false, nil): break
-                }
-                disagreed = true
-                recorder.count(found, in: &tallies[i], pc: registers.rip, stop: stops - 1, into: &report)
+                if recorder.judge(found, declared: Declaration(limitation), in: &tallies[i], pc: registers.rip, stop: stops - 1,
+                                  into: &report) { disagreed = true }
             }
             // The call's last instruction: its `ret`, with the return address on top.
             let last = registers.rsp == truth.stackPointer &- 8
@@ -238,10 +280,12 @@ public final class StackWalkTester {
                 let found = Judge.mismatches(try EuStackSampler.sample(process), truth: truth, modules: modules)
                 euTally.cell.seconds += monotonicSeconds() - start
                 euTally.cell.stops += 1
-                recorder.count(found, in: &euTally, pc: registers.rip, stop: stops - 1, into: &report)
+                recorder.judge(found, declared: Declaration(changed != nil ? mutated : nil), in: &euTally, pc: registers.rip,
+                               stop: stops - 1, into: &report)
             }
             progress?(subject, stops)
         }
+        if changed != nil { mutationVerdicts[subject.description] = verdicts }
         report.cells += tallies.map { var c = $0.cell; c.instructions = steps; return c }
         if sampling {
             euTally.cell.instructions = steps
@@ -249,20 +293,20 @@ public final class StackWalkTester {
         }
     }
 
-    /// Writes a mutated copy of the page's .eh_frame over the original in the helper.
-    func mutatePage(_ kind: CFIMutationKind, pid: pid_t, memory: ProcessMemoryReader) throws -> (CFIMutation, Range<UInt64>) {
+    /// The mutation the helper applied to its page: the page's true CFI is emitted here
+    /// again (the same image for the same address and CPU) and mutated, and the helper's
+    /// .eh_frame must be exactly that mutated copy.
+    func appliedMutation(_ kind: CFIMutationKind, pid: pid_t, memory: ProcessMemoryReader) throws -> (CFIMutation, Range<UInt64>) {
         let modules = try ModuleMap(pid: pid, memory: memory)
         guard let page = modules.modules.first(where: { $0.elf.section(named: ".eh_frame") != nil && (try? $0.elf.notes())?
                 .contains(where: { $0.name == "vunwind" }) == true }),
               let section = page.elf.section(named: ".eh_frame") else { throw WalkError("no vunwind page in the helper") }
         let address = section.address &+ page.bias
         let bytes = try memory.fetchBytes(from: address, count: Int(section.size))
-        let m = try CFIMutation(kind, ehFrame: bytes, address: address)
-        let fd = open("/proc/\(pid)/mem", O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError(call: "open /proc/\(pid)/mem", errno: errno) }
-        defer { close(fd) }
-        let n = m.mutated.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(address)) }
-        guard n == m.mutated.count else { throw SystemError(call: "write the mutated .eh_frame", errno: errno) }
+        let image = try VsyscallImage(base: page.base, features: CPUFeatures.current.emitter)
+        guard image.ehFrame.ehFrameAddress == address else { throw WalkError("the helper's page is not the image emitted here") }
+        let m = try CFIMutation(kind, ehFrame: image.ehFrame.ehFrame, address: address)
+        guard m.mutated == bytes else { throw WalkError("the helper's .eh_frame is not the \(kind.rawValue) mutation of the page's CFI") }
         guard let text = page.elf.section(named: ".text") else { throw WalkError("the vunwind page has no .text") }
         return (m, (text.address &+ page.bias)..<(text.address &+ page.bias &+ text.size))
     }

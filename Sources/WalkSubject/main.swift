@@ -2,8 +2,9 @@
 // parent's test (PTRACE_TRACEME), prepares one subject, and calls it once through the
 // trampoline (CWalkSubject), which stops at int3 just before the call.
 //
-//   vunwind-walk-subject page ENTRY PATH [private]   one of our entries down one path
-//       (private: the page in a private mapping, which the tester may write a mutated CFI into):
+//   vunwind-walk-subject page ENTRY PATH [mutate:KIND]   one of our entries down one path
+//       (mutate: the page's .eh_frame edited by CFIMutation KIND before it is registered,
+//       so every unwinder, in this process or outside it, reads the mutated CFI):
 //       fast      TSC clock mode (or the machine's default), valid pointers
 //       retry     as fast, with a holder thread keeping the write section open until
 //                 the tester sets vu_walk_control.release (the reader loops meanwhile)
@@ -22,6 +23,8 @@
 
 import CVunwind
 import CWalkSubject
+import DwarfCFI
+import UnwindRegistry
 import Vsyscall
 #if canImport(Glibc)
 import Glibc
@@ -83,7 +86,7 @@ func symbol(_ handle: UnsafeMutableRawPointer, _ name: String, in file: String) 
 }
 
 /// The page, installed for `path`; the subject function and its arguments.
-func pageSubject(_ entry: String, _ path: String, mapping: MappingKind) -> (UnsafeRawPointer, [UInt64]) {
+func pageSubject(_ entry: String, _ path: String, mutation: CFIMutationKind?) -> (UnsafeRawPointer, [UInt64]) {
     guard let kind = EntryKind(rawValue: entry) else { fail("unknown entry \(entry)") }
     let paths = ["fast", "retry", "syscall", "badclock", "efault", "sigsegv"]
     guard paths.contains(path) else { fail("unknown path \(path)") }
@@ -95,9 +98,15 @@ func pageSubject(_ entry: String, _ path: String, mapping: MappingKind) -> (Unsa
         // a /tmp/perf-PID.map left behind would be appended to by the next process to get
         // the PID. gdb's JIT interface is for the gdb walker, libgcc and libunwind for the
         // in-process ones.
+        let registrars: Set<RegistrarKind> = [.libgcc, .libunwind, .gdb]
         page = try Vsyscall.install(faultMode: path == "sigsegv" ? .sigsegv : .efault, tick: .seconds(3600),
-                                    clockMode: path == "syscall" ? .syscall : nil, mapping: mapping,
-                                    registrars: [.libgcc, .libunwind, .gdb])
+                                    clockMode: path == "syscall" ? .syscall : nil,
+                                    registrars: mutation == nil ? registrars : [])
+        if let mutation {
+            try mutateCFI(of: page, mutation)
+            // Registered after the edit: gdb copies the image when it is registered.
+            try UnwindRegistry(registrars: UnwindRegistry.registrars(for: registrars)).register(page.image.registeredImage)
+        }
     } catch { fail("install: \(error)") }
     var badPointer: UInt64 = 8
     if path == "sigsegv" {
@@ -134,6 +143,22 @@ func pageSubject(_ entry: String, _ path: String, mapping: MappingKind) -> (Unsa
     return (UnsafeRawPointer(bitPattern: UInt(address))!, args)
 }
 
+/// Writes a mutated copy of the page's .eh_frame over it. The header page holds no code:
+/// it is made readable and writable (never writable and executable) for the copy, then
+/// given back the protection the page maps it with.
+func mutateCFI(of page: VsyscallPage, _ kind: CFIMutationKind) throws {
+    let sections = page.image.ehFrame
+    let m = try CFIMutation(kind, ehFrame: sections.ehFrame, address: sections.ehFrameAddress)
+    let header = UnsafeMutableRawPointer(bitPattern: UInt(page.base))!
+    let headerSize = Int(VsyscallImage.textOffset)
+    guard sections.ehFrameAddress >= page.base, sections.ehFrameAddress - page.base + UInt64(m.mutated.count) <= UInt64(headerSize) else {
+        fail("the page's .eh_frame is not in its header page")
+    }
+    guard mprotect(header, headerSize, PROT_READ | PROT_WRITE) == 0 else { fail("mprotect: \(String(cString: strerror(errno)))") }
+    m.mutated.withUnsafeBytes { (header + Int(sections.ehFrameAddress - page.base)).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    guard mprotect(header, headerSize, PROT_READ | PROT_EXEC) == 0 else { fail("mprotect: \(String(cString: strerror(errno)))") }
+}
+
 var arguments = Array(CommandLine.arguments.dropFirst())
 // --in-process: step ourselves with the trap flag and walk from the SIGTRAP handler
 // (libgcc, libunwind local; our unwinder afterwards over saved contexts), records to fd 1; then stop (SIGSTOP) so the tester can read
@@ -151,8 +176,13 @@ let function: UnsafeRawPointer
 var values: [UInt64]
 switch arguments[0] {
 case "page":
-    guard arguments.count == 3 || (arguments.count == 4 && arguments[3] == "private") else { fail("usage: page ENTRY PATH [private]") }
-    (function, values) = pageSubject(arguments[1], arguments[2], mapping: arguments.count == 4 ? .privateAnonymous : .sharedAnonymous)
+    var mutation: CFIMutationKind?
+    if arguments.count == 4, arguments[3].hasPrefix("mutate:") {
+        guard let kind = CFIMutationKind(rawValue: String(arguments[3].dropFirst(7))) else { fail("unknown mutation \(arguments[3])") }
+        mutation = kind
+    }
+    guard arguments.count == 3 || mutation != nil else { fail("usage: page ENTRY PATH [mutate:KIND]") }
+    (function, values) = pageSubject(arguments[1], arguments[2], mutation: mutation)
 case "vdso":
     // glibc lists the vDSO as a loaded object: dlsym finds its exports.
     guard let h = dlopen("linux-vdso.so.1", RTLD_NOW | RTLD_NOLOAD) else { fail("no vDSO in this process") }

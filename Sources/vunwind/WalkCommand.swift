@@ -3,6 +3,7 @@
 // the subjects and prints the report.
 
 import ArgumentParser
+import DwarfCFI
 import FoundationEssentials
 import StackWalk
 #if canImport(Glibc)
@@ -61,9 +62,9 @@ struct WalkCommand: ParsableCommand {
         let walkers = StackWalkTester.remoteWalkers().filter { kind == nil || $0.readsCFI }
         let tester = StackWalkTester(helper: StackWalkTester.defaultHelper(), walkers: walkers)
         tester.mutation = kind
-        tester.inProcess = kind == nil
-        tester.gdb = kind == nil && !noGdb
-        tester.euStack = kind == nil
+        tester.inProcess = true
+        tester.gdb = !noGdb
+        tester.euStack = true
         if isatty(2) != 0 {
             tester.progress = { subject, stops in
                 if stops % 50 == 0 { InputFailure.progress("walking \(subject.name) \(subject.path): \(stops) stops") }

@@ -66,6 +66,10 @@ struct vu_walk_record {
     uint64_t rip;
     uint64_t rsp;
     uint64_t frame_count;
+    /// Non-zero if the walker faulted (a wrong rule led it to an unmapped address): the
+    /// signal and the address; the frames are those it gave before.
+    uint64_t fault_signal;
+    uint64_t fault_address;
     struct vu_walk_frame frames[VU_WALK_RECORD_FRAMES];
 };
 /// What our own unwinder needs to walk a stop later, in this process, outside the handler:

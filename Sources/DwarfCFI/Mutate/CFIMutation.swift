@@ -1,5 +1,6 @@
-// CFIMutation: a deliberately wrong copy of the page's CFI, to show that the walkers (and
-// the tester) catch each kind of CFI bug at the instructions it affects. Each kind edits
+// CFIMutation: a deliberately wrong copy of a CFI (StackWalk's --mutate, applied by the walk
+// helper to its own page before it registers it), to show that the walkers (and the tester)
+// catch each kind of CFI bug at the instructions it affects. Each kind edits
 // the first matching instruction of every FDE in place, keeping its length, so the
 // .eh_frame_hdr and every other FDE stay valid:
 //   drop-cfa-offset        a DW_CFA_def_cfa_offset becomes nops (the CFA stays stale)
@@ -11,7 +12,6 @@
 //                          one instruction late)
 
 import Bytes
-import DwarfCFI
 
 public enum CFIMutationKind: String, CaseIterable, Sendable {
     case dropCFAOffset = "drop-cfa-offset"
@@ -22,6 +22,12 @@ public enum CFIMutationKind: String, CaseIterable, Sendable {
 
 /// A mutation applied to one .eh_frame: both versions, to diff their rows.
 public struct CFIMutation: Sendable {
+    /// The CFI has no instruction the kind edits.
+    public struct NoSite: Error, CustomStringConvertible {
+        public var kind: CFIMutationKind
+        public var description: String { "the CFI has no instruction for the mutation \(kind.rawValue)" }
+    }
+
     public var kind: CFIMutationKind
     public var address: UInt64
     public var original: [UInt8]
@@ -53,7 +59,7 @@ public struct CFIMutation: Sendable {
                 }
             }
         }
-        guard !sites.isEmpty else { throw WalkError("the CFI has no instruction for the mutation \(kind.rawValue)") }
+        guard !sites.isEmpty else { throw NoSite(kind: kind) }
         self.kind = kind
         self.address = address
         self.original = bytes

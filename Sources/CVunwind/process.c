@@ -40,6 +40,12 @@ int vu_memfd_with_bytes(const char *name, const void *data, unsigned long size) 
 int vu_add_seals(int fd, int seals) { return fcntl(fd, F_ADD_SEALS, seals); }
 int vu_get_seals(int fd) { return fcntl(fd, F_GET_SEALS); }
 
+#include <sys/syscall.h>
+#ifndef __NR_mseal
+#define __NR_mseal 462
+#endif
+int vu_mseal(uint64_t address, uint64_t length) { return (int)syscall(__NR_mseal, address, length, 0UL); }
+
 #include <sched.h>
 #include <pthread.h>
 #include <unistd.h>

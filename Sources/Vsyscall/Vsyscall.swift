@@ -31,10 +31,18 @@ public enum Vsyscall {
     ///   memfd can also be sealed, but perf does not symbolize it (see docs/ARCHITECTURE.md).
     /// - registrars: the unwinders told about the page's CFI (all by default: libgcc,
     ///   nongnu libunwind, gdb's JIT interface, perf's map file).
+    /// - sealed: `mseal` (Linux 6.10+) the image and the readers' vvar once installed: no
+    ///   `mprotect`, `munmap` or `mremap` of them succeeds for the rest of the process's
+    ///   life, so no bug or exploit can make the code writable or move it. The price: the
+    ///   page can never be uninstalled, and a forked child keeps reading the parent's
+    ///   vvar (it cannot be replaced by a private one), which stays right while the parent
+    ///   lives and, if the parent dies mid-update, sends the child's readers to the syscall
+    ///   after their bounded retries.
     public static func install(address: UInt64 = defaultAddress, faultMode: FaultMode = .efault,
                                tick: Duration = .milliseconds(4), clockMode: ClockMode? = nil,
                                mapping: MappingKind = .sharedAnonymous,
-                               registrars: Set<RegistrarKind> = Set(RegistrarKind.allCases)) throws -> VsyscallPage {
+                               registrars: Set<RegistrarKind> = Set(RegistrarKind.allCases),
+                               sealed: Bool = false) throws -> VsyscallPage {
         try current.withLock { page in
             if let p = page { throw VsyscallError.alreadyInstalled(at: p.base) }
             guard address % VsyscallImage.pageSize == 0 else { throw VsyscallError.misaligned(address) }
@@ -43,7 +51,7 @@ public enum Vsyscall {
             let mode = clockMode ?? (features.invariantTSC && features.rdtscp ? .tsc : .syscall)
             let registry = UnwindRegistry(registrars: try UnwindRegistry.registrars(for: registrars))
             let p = try VsyscallPage(image: image, faultMode: faultMode, tick: tick, mode: mode, mapping: mapping,
-                                     registry: registry)
+                                     registry: registry, sealed: sealed)
             page = p
             return p
         }
@@ -52,6 +60,7 @@ public enum Vsyscall {
     static func uninstall(_ p: VsyscallPage) throws {
         try current.withLock { page in
             guard let installed = page, installed === p else { throw VsyscallError.notInstalled }
+            guard !p.sealed else { throw VsyscallError.sealed(at: p.base) }
             p.tearDown()
             page = nil
         }
@@ -76,6 +85,8 @@ public final class VsyscallPage: @unchecked Sendable {
     public let clockMode: ClockMode
     public let mapping: MappingKind
     public let tick: Duration
+    /// Sealed with mseal: it stays, unchangeable, for the process's life.
+    public let sealed: Bool
 
     public let gettimeofday: GettimeofdayFunction
     public let time: TimeFunction
@@ -95,8 +106,9 @@ public final class VsyscallPage: @unchecked Sendable {
     public var updates: UInt64 { timekeeper.updates.load(ordering: .relaxed) }
 
     init(image: VsyscallImage, faultMode: FaultMode, tick: Duration, mode: ClockMode, mapping: MappingKind,
-         registry: UnwindRegistry) throws {
+         registry: UnwindRegistry, sealed: Bool) throws {
         self.image = image
+        self.sealed = sealed
         self.registry = registry
         self.faultMode = faultMode
         self.clockMode = mode
@@ -130,9 +142,17 @@ public final class VsyscallPage: @unchecked Sendable {
         }
         do {
             try timekeeper.start()
-            guard vu_fork_protect(image.vvarAddress) == 0 else {
+            // A sealed vvar cannot be replaced in a child (see install's `sealed`).
+            guard sealed || vu_fork_protect(image.vvarAddress) == 0 else {
                 timekeeper.stop()
                 throw VsyscallError.system("pthread_atfork", ENOMEM)
+            }
+            // Last, when nothing can fail any more: a sealed range cannot be unmapped.
+            // The image and the readers' vvar are adjacent (vvarOffset = imageSize).
+            if sealed && vu_mseal(image.base, VsyscallImage.vvarOffset + UInt64(VvarLayout.size)) != 0 {
+                let e = errno
+                timekeeper.stop()
+                throw VsyscallError.system(e == ENOSYS ? "mseal (Linux 6.10 or later)" : "mseal", e)
             }
         } catch {
             if faultMode == .efault { _ = vu_fixups_uninstall() }

@@ -32,6 +32,18 @@ public func vsyscall_install(_ address: UInt, _ faultMode: Int32, _ tickMicrosec
 @_cdecl("vsyscall_install_with")
 public func vsyscall_install_with(_ address: UInt, _ faultMode: Int32, _ tickMicroseconds: UInt32,
                                   _ registrars: UInt32) -> Int32 {
+    install(address, faultMode, tickMicroseconds, registrars, sealed: false)
+}
+
+/// As vsyscall_install_with, then mseal the page for the process's life (no uninstall).
+@_cdecl("vsyscall_install_sealed")
+public func vsyscall_install_sealed(_ address: UInt, _ faultMode: Int32, _ tickMicroseconds: UInt32,
+                                    _ registrars: UInt32) -> Int32 {
+    install(address, faultMode, tickMicroseconds, registrars, sealed: true)
+}
+
+private func install(_ address: UInt, _ faultMode: Int32, _ tickMicroseconds: UInt32, _ registrars: UInt32,
+                     sealed: Bool) -> Int32 {
     var kinds = Set<RegistrarKind>()
     for (bit, kind) in [(1, RegistrarKind.libgcc), (2, .libunwind), (4, .gdb), (8, .perf)] where registrars & UInt32(bit) != 0 {
         kinds.insert(kind)
@@ -50,7 +62,7 @@ public func vsyscall_install_with(_ address: UInt, _ faultMode: Int32, _ tickMic
             page = try Vsyscall.install(address: address == 0 ? Vsyscall.defaultAddress : UInt64(address),
                                         faultMode: faultMode == 1 ? .sigsegv : .efault,
                                         tick: .microseconds(tickMicroseconds == 0 ? 4000 : Int(tickMicroseconds)),
-                                        mapping: mapping, registrars: kinds)
+                                        mapping: mapping, registrars: kinds, sealed: sealed)
             return 0
         } catch {
             return fail("\(error)")

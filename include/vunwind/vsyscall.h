@@ -74,6 +74,14 @@ enum vsyscall_registrar {
 
 /* vsyscall_install registering with a subset of the unwinders (it uses ALL). */
 int vsyscall_install_with(unsigned long address, int fault_mode, unsigned tick_us, unsigned registrars);
+/* vsyscall_install_with, then mseal(2) (Linux 6.10+) over the image and the readers' vvar:
+   for the rest of the process's life no mprotect, munmap or mremap of them succeeds, so
+   the code can never be made writable or moved. The trade-off: vsyscall_uninstall fails
+   ("... is sealed"), and a forked child keeps reading the parent's vvar instead of a
+   private one (right while the parent lives; if the parent dies mid-update the child's
+   readers take the syscall after their bounded retries). Before 6.10: -1, "mseal (Linux
+   6.10 or later): Function not implemented", and nothing is installed. */
+int vsyscall_install_sealed(unsigned long address, int fault_mode, unsigned tick_us, unsigned registrars);
 /* Signals. In EFAULT mode install puts a SIGSEGV and SIGBUS handler in front of whatever
    was there; it turns faults at the page's user-pointer stores into -EFAULT and hands
    every other signal to the previous disposition exactly as the kernel would have: its

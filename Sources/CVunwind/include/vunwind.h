@@ -59,6 +59,9 @@ int vu_memfd_create(const char *name);
 int vu_memfd_with_bytes(const char *name, const void *data, unsigned long size);
 int vu_add_seals(int fd, int seals);
 int vu_get_seals(int fd);
+/// mseal(2) (Linux 6.10+): the range can no longer be unmapped, remapped or mprotect'ed
+/// for the process's life. 0, or -1 with errno (ENOSYS before 6.10).
+int vu_mseal(uint64_t address, uint64_t length);
 enum {
     VU_F_SEAL_SEAL = 0x0001, VU_F_SEAL_SHRINK = 0x0002, VU_F_SEAL_GROW = 0x0004, VU_F_SEAL_WRITE = 0x0008,
     VU_MAP_FIXED_NOREPLACE = 0x100000,

@@ -30,6 +30,7 @@ public enum MappingKind: String, Sendable, CaseIterable {
 public enum VsyscallError: Error, Equatable, CustomStringConvertible {
     case alreadyInstalled(at: UInt64)
     case notInstalled
+    case sealed(at: UInt64)
     case misaligned(UInt64)
     case addressOccupied(UInt64)
     case system(String, Int32)
@@ -38,6 +39,7 @@ public enum VsyscallError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .alreadyInstalled(a): return "a vsyscall page is already installed at 0x\(String(a, radix: 16))"
         case .notInstalled: return "no vsyscall page is installed"
+        case let .sealed(a): return "the vsyscall page at 0x\(String(a, radix: 16)) is sealed: it stays for the process's life"
         case let .misaligned(a): return "address 0x\(String(a, radix: 16)) is not page-aligned"
         case let .addressOccupied(a):
             return "address 0x\(String(a, radix: 16)) is occupied: something is already mapped in [0x\(String(a, radix: 16)), +0x3000)"

@@ -46,6 +46,26 @@ int vu_get_seals(int fd) { return fcntl(fd, F_GET_SEALS); }
 #endif
 int vu_mseal(uint64_t address, uint64_t length) { return (int)syscall(__NR_mseal, address, length, 0UL); }
 
+#include <string.h>
+#include <sys/timex.h>
+int vu_kernel_clock_get(long *tick, long *frequency) {
+    struct timex t;
+    memset(&t, 0, sizeof t);
+    if (adjtimex(&t) < 0) return -1;
+    *tick = t.tick;
+    *frequency = t.freq;
+    return 0;
+}
+int vu_kernel_clock_set(long tick, long frequency) {
+    struct timex t;
+    memset(&t, 0, sizeof t);
+    t.modes = ADJ_TICK | ADJ_FREQUENCY;
+    t.tick = tick;
+    t.freq = frequency;
+    return adjtimex(&t) < 0 ? -1 : 0;
+}
+long vu_user_hz(void) { return sysconf(_SC_CLK_TCK); }
+
 #include <sched.h>
 #include <pthread.h>
 #include <unistd.h>

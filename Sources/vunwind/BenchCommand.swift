@@ -5,6 +5,7 @@
 
 import ArgumentParser
 import FoundationEssentials
+import Vsyscall
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,11 +22,14 @@ struct BenchCommand: ParsableCommand {
             gdb -batch -ex 'thread apply all bt', with peak RSS (ratio = ours / anchor).
             walk: the default vunwind walk matrix beside single-stepping the same calls with no walker \
             (ratio = matrix / stepping), with each walker's stops per second.
+            clock: the page's MONOTONIC and REALTIME error against the kernel's while adjtimex moves the \
+            kernel's tick (+-1 %, +-10 %) and frequency (+-500 ppm) for --seconds each (CAP_SYS_TIME; the \
+            kernel's setting is put back).
             """)
 
-    static let benchmarks = ["cfi", "vsyscall", "core", "walk"]
+    static let benchmarks = ["cfi", "vsyscall", "core", "walk", "clock"]
 
-    @Argument(help: "Which benchmarks: cfi, vsyscall, core, walk (default: all).")
+    @Argument(help: "Which benchmarks: cfi, vsyscall, core, walk, clock (default: all).")
     var which: [String] = []
 
     @Option(help: "The file for the CFI benchmark.")
@@ -46,6 +50,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "core: threads in the benchmark's core.")
     var coreThreads: Int = 64
 
+    @Option(help: "clock: seconds per adjtimex setting.")
+    var seconds: Double = 1
+
     @Flag(help: "Print JSON instead of text (an object keyed by benchmark when more than one runs).")
     var json = false
 
@@ -54,6 +61,9 @@ struct BenchCommand: ParsableCommand {
         if let rounds, rounds <= 0 { throw ValidationError("--rounds must be positive") }
         guard calls > 0 else { throw ValidationError("--calls must be positive") }
         if let cpu, cpu < 0 { throw ValidationError("--cpu must not be negative") }
+        guard seconds > ClockDiscipline.transientSeconds, seconds <= 600 else {
+            throw ValidationError("--seconds must be above \(ClockDiscipline.transientSeconds) and at most 600")
+        }
     }
 
     func run() throws {
@@ -85,6 +95,9 @@ struct BenchCommand: ParsableCommand {
             case "walk":
                 let r = try WalkBenchmark.run(rounds: rounds ?? 3)
                 try emit(name, r, text: WalkBenchmark.render)
+            case "clock":
+                let r = try ClockBenchmark.run(seconds: seconds)
+                try emit(name, r, text: ClockBenchmark.render)
             default:
                 break
             }

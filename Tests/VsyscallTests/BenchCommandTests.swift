@@ -1,5 +1,6 @@
 // `vunwind bench vsyscall`: the command runs every candidate and reports a positive figure
-// for each, with the ratios of our entries to the vDSO's. Speed itself is never asserted
+// for each, with the ratios of our entries to the vDSO's; `vunwind bench clock` runs every
+// adjtimex setting and puts the kernel's back. Speed itself is never asserted
 // here (a loaded CI machine would make such a test flaky); the command is where it is
 // measured.
 
@@ -75,9 +76,58 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertTrue(report.ratios.allSatisfy { $0.ratio.isFinite && $0.ratio > 0 })
     }
 
+    struct ClockReport: Decodable {
+        struct Setting: Decodable, Equatable {
+            var tick: Int
+            var frequency: Int
+        }
+        struct Result: Decodable {
+            var setting: Setting
+            var transientWorstMonotonic: Int64
+            var steadyP99Monotonic: Int64
+            var steadyWorstRealtime: Int64
+            var samples: Int
+        }
+        var tickMilliseconds: Double
+        var results: [Result]
+    }
+
+    /// Measured values are not asserted (that is the command's job); the settings, their
+    /// order, that each was sampled, and that the kernel's own setting came back are.
+    func testBenchClockRunsEverySettingAcrossTheKernelsRangeAndPutsTheKernelsSettingBack() throws {
+        try KernelClockLock.exclusive {
+            let before = try Subprocess.run("/usr/bin/python3", ["-c", Self.readAdjtimex])
+            XCTAssertEqual(before.stdout, "10000 0\n", before.stderr)
+            let r = try Subprocess.run(try Tools.product("vunwind"), ["bench", "clock", "--seconds", "0.3", "--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let report = try JSONDecoder().decode(ClockReport.self, from: Data(r.stdout.utf8))
+            XCTAssertEqual(report.tickMilliseconds, 4)
+            let ppm500 = 500 * 65536
+            XCTAssertEqual(report.results.map(\.setting), [
+                .init(tick: 10000, frequency: 0), .init(tick: 9900, frequency: 0), .init(tick: 10100, frequency: 0),
+                .init(tick: 9000, frequency: 0), .init(tick: 11000, frequency: 0), .init(tick: 10000, frequency: ppm500),
+                .init(tick: 10000, frequency: -ppm500), .init(tick: 9000, frequency: -ppm500),
+                .init(tick: 11000, frequency: ppm500), .init(tick: 10000, frequency: 0),
+            ])
+            for x in report.results { XCTAssertGreaterThan(x.samples, 100, "\(x.setting)") }
+            let after = try Subprocess.run("/usr/bin/python3", ["-c", Self.readAdjtimex])
+            XCTAssertEqual(after.stdout, before.stdout)
+        }
+    }
+
+    /// The kernel's tick and frequency, read by an outside program (adjtimex through ctypes).
+    static let readAdjtimex = """
+        import ctypes, struct
+        b = ctypes.create_string_buffer(256)
+        ctypes.CDLL(None).adjtimex(b)
+        f = struct.unpack_from("<I4xqqqqi4xqqqqqqqq", b.raw)
+        print(f[11], f[2])
+        """
+
     func testBenchRejectsAnUnknownBenchmarkAndNonPositiveCounts() throws {
         let vunwind = try Tools.product("vunwind")
-        for args in [["bench", "nothing"], ["bench", "vsyscall", "--calls", "0"], ["bench", "vsyscall", "--rounds", "0"]] {
+        for args in [["bench", "nothing"], ["bench", "vsyscall", "--calls", "0"], ["bench", "vsyscall", "--rounds", "0"],
+                     ["bench", "clock", "--seconds", "0.1"]] {
             let r = try Subprocess.run(vunwind, args)
             XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
         }

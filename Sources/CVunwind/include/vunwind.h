@@ -62,6 +62,14 @@ int vu_get_seals(int fd);
 /// mseal(2) (Linux 6.10+): the range can no longer be unmapped, remapped or mprotect'ed
 /// for the process's life. 0, or -1 with errno (ENOSYS before 6.10).
 int vu_mseal(uint64_t address, uint64_t length);
+
+/// The kernel's NTP rate settings (adjtimex): `tick` in microseconds per USER_HZ tick and
+/// `frequency` in ppm << 16. Reading needs no privilege. 0, or -1 with errno.
+int vu_kernel_clock_get(long *tick, long *frequency);
+/// Sets both (CAP_SYS_TIME). 0, or -1 with errno (EPERM, EINVAL out of range).
+int vu_kernel_clock_set(long tick, long frequency);
+/// USER_HZ: the ticks per second `tick` is counted in.
+long vu_user_hz(void);
 enum {
     VU_F_SEAL_SEAL = 0x0001, VU_F_SEAL_SHRINK = 0x0002, VU_F_SEAL_GROW = 0x0004, VU_F_SEAL_WRITE = 0x0008,
     VU_MAP_FIXED_NOREPLACE = 0x100000,

@@ -64,6 +64,13 @@ int vu_kernel_clock_set(long tick, long frequency) {
     t.freq = frequency;
     return adjtimex(&t) < 0 ? -1 : 0;
 }
+int vu_kernel_clock_slew(long microseconds) {
+    struct timex t;
+    memset(&t, 0, sizeof t);
+    t.modes = ADJ_OFFSET_SINGLESHOT;
+    t.offset = microseconds;
+    return adjtimex(&t) < 0 ? -1 : 0;
+}
 long vu_user_hz(void) { return sysconf(_SC_CLK_TCK); }
 
 #include <sched.h>

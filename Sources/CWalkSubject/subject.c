@@ -18,6 +18,13 @@ void vu_walk_set_release_state(uint64_t value) { vu_walk_control.release = value
 // every instruction.
 __asm__(VU_WALK_TRAMPOLINE("vu_walk_call", "vu_walk_return_label", "    int3\n"));
 
+__attribute__((noinline)) int64_t vu_walk_call_nested(int depth, const void *fn, const uint64_t args[6]) {
+    if (depth <= 0) return vu_walk_call(fn, args);
+    int64_t r = vu_walk_call_nested(depth - 1, fn, args);
+    __asm__ volatile("" : "+r"(r) : : "memory");  // not a tail call: this frame stays
+    return r;
+}
+
 extern char vu_walk_return_label[];
 const void *vu_walk_return_address(void) { return vu_walk_return_label; }
 

@@ -16,6 +16,7 @@
 //                 again and the call returns normally
 //   vunwind-walk-subject vdso SYMBOL ARG...     a function of the kernel's vDSO
 //   vunwind-walk-subject call FILE SYMBOL ARG...  a function of any shared object
+//   (--depth N before the mode: the call is made under N more frames of C)
 //
 // ARG (written by the tester, not by people): i:DECIMAL, z:N (N zeroed bytes),
 // s:HEX (a writable NUL-terminated copy of those bytes), f:NAME (a callback: cmp_bytes,
@@ -167,6 +168,13 @@ var arguments = Array(CommandLine.arguments.dropFirst())
 let inProcess = arguments.first == "--in-process"
 let untraced = arguments.first == "--untraced"
 if inProcess || untraced { arguments.removeFirst() }
+// --depth N: the call is made under N more frames of C (a deep stack, for benchmarks).
+var depth = 0
+if arguments.first == "--depth", arguments.count >= 2 {
+    guard let n = Int(arguments[1]), (0...1000).contains(n) else { fail("bad depth \(arguments[1])") }
+    depth = n
+    arguments.removeFirst(2)
+}
 guard arguments.count >= 2 else { fail("usage: [--in-process|--untraced] page ENTRY PATH | vdso SYMBOL ARG... | call FILE SYMBOL ARG...") }
 if !inProcess && !untraced {
     guard vu_ptrace_traceme() == 0 else { fail("PTRACE_TRACEME: \(String(cString: strerror(errno)))") }
@@ -210,7 +218,7 @@ if inProcess {
     raise(SIGSTOP)
     exit(0)
 }
-let result = vu_walk_call(function, values)
+let result = depth == 0 ? vu_walk_call(function, values) : vu_walk_call_nested(Int32(depth), function, values)
 let line = Array("returned \(result)\n".utf8)
 _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
 exit(0)

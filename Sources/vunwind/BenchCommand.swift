@@ -22,20 +22,26 @@ struct BenchCommand: ParsableCommand {
             gdb -batch -ex 'thread apply all bt', with peak RSS (ratio = ours / anchor).
             walk: the default vunwind walk matrix beside single-stepping the same calls with no walker \
             (ratio = matrix / stepping), with each walker's stops per second.
+            unwind: one 16-frame backtrace from the page entry's first instruction: libgcc, libunwind and ours \
+            in process, ours, libunwind-ptrace and libdwfl on a stopped helper (ratio = ours / libgcc, ours / \
+            libunwind-ptrace).
+            registration: install and uninstall beside bare mapping; register and deregister with each \
+            registrar; a libgcc and a libunwind lookup of a pc in the page alone and after 1,000 other \
+            registrations (ratio = after / alone).
             clock: the page's MONOTONIC and REALTIME error against the kernel's while adjtimex moves the \
             kernel's tick (+-1 %, +-10 %) and frequency (+-500 ppm) for --seconds each (CAP_SYS_TIME; the \
             kernel's setting is put back).
             """)
 
-    static let benchmarks = ["cfi", "vsyscall", "core", "walk", "clock"]
+    static let benchmarks = ["cfi", "vsyscall", "unwind", "registration", "core", "walk", "clock"]
 
-    @Argument(help: "Which benchmarks: cfi, vsyscall, core, walk, clock (default: all).")
+    @Argument(help: "Which benchmarks: cfi, vsyscall, unwind, registration, core, walk, clock (default: all).")
     var which: [String] = []
 
     @Option(help: "The file for the CFI benchmark.")
     var file: String = "/lib/x86_64-linux-gnu/libc.so.6"
 
-    @Option(help: "Interleaved rounds per benchmark (default: cfi 15, vsyscall 21, core 3, walk 3).")
+    @Option(help: "Interleaved rounds per benchmark (default: cfi 15, vsyscall 21, unwind 11, registration 11, core 3, walk 3).")
     var rounds: Int?
 
     @Option(help: "vsyscall: calls per batch (one batch per candidate per round).")
@@ -52,6 +58,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "clock: seconds per adjtimex setting.")
     var seconds: Double = 1
+
+    @Option(help: ArgumentHelp("Also write a bar chart (SVG) of every ratio the benchmarks printed.", valueName: "FILE"))
+    var svg: String?
 
     @Flag(help: "Print JSON instead of text (an object keyed by benchmark when more than one runs).")
     var json = false
@@ -72,6 +81,7 @@ struct BenchCommand: ParsableCommand {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         var documents: [(String, String)] = []
+        var bars: [BenchBar] = []
         func emit<T: Encodable>(_ name: String, _ value: T, text: (T) -> String) throws {
             if json {
                 documents.append((name, String(decoding: try e.encode(value), as: UTF8.self)))
@@ -86,20 +96,39 @@ struct BenchCommand: ParsableCommand {
                     try CFIBenchmark.run(file: file, vunwind: vunwind, rounds: rounds ?? 15)
                 }
                 try emit(name, r, text: CFIBenchmark.render)
+                bars += BenchChart.bars(cfi: r)
             case "vsyscall":
                 let r = try VsyscallBenchmark.run(rounds: rounds ?? 21, calls: calls, cpu: cpu)
                 try emit(name, r, text: VsyscallBenchmark.render)
+                bars += BenchChart.bars(vsyscall: r)
             case "core":
                 let r = try CoreBenchmark.run(vunwind: vunwind, mebibytes: coreMib, threads: coreThreads, rounds: rounds ?? 3)
                 try emit(name, r, text: CoreBenchmark.render)
+                bars += BenchChart.bars(core: r)
             case "walk":
                 let r = try WalkBenchmark.run(rounds: rounds ?? 3)
                 try emit(name, r, text: WalkBenchmark.render)
+                bars += BenchChart.bars(walk: r)
+            case "unwind":
+                let r = try UnwindBenchmark.run(rounds: rounds ?? 11)
+                try emit(name, r, text: UnwindBenchmark.render)
+                bars += BenchChart.bars(unwind: r)
+            case "registration":
+                let r = try RegistrationBenchmark.run(rounds: rounds ?? 11)
+                try emit(name, r, text: RegistrationBenchmark.render)
+                bars += BenchChart.bars(registration: r)
             case "clock":
                 let r = try ClockBenchmark.run(seconds: seconds)
                 try emit(name, r, text: ClockBenchmark.render)
             default:
                 break
+            }
+        }
+        if let svg {
+            let text = BenchChart.svg(bars, title: "vunwind bench: \(selected.joined(separator: ", "))")
+            do { try writeFile(svg, Array(text.utf8)) } catch {
+                InputFailure.report("\(svg): \(error)")
+                throw InputFailure.exitCode
             }
         }
         guard json else { return }

@@ -115,6 +115,65 @@ final class BenchCommandTests: XCTestCase {
         }
     }
 
+    struct RowsReport: Decodable {
+        struct Row: Decodable {
+            var name: String
+            var frames: Int?
+            var medianNanoseconds: Double
+            var minimumNanoseconds: Double
+            var maximumNanoseconds: Double
+            var anchor: String?
+            var ratio: Double?
+        }
+        var rows: [Row]
+    }
+
+    /// Every unwinder walks the same 16 frames from the page entry's first instruction (the
+    /// remote walks are judged by the trampoline's truth before they are timed).
+    func testBenchUnwindTimesSixteenFrameWalksOfEveryUnwinderInProcessAndRemote() throws {
+        let r = try Subprocess.run(try Tools.product("vunwind"), ["bench", "unwind", "--rounds", "1", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let report = try JSONDecoder().decode(RowsReport.self, from: Data(r.stdout.utf8))
+        XCTAssertEqual(report.rows.map(\.name), [
+            "in process: libgcc _Unwind_Backtrace", "in process: libunwind unw_step",
+            "in process: vunwind DwarfUnwinder (a copy of the stack)",
+            "remote: vunwind", "remote: libunwind-ptrace", "remote: libdwfl",
+        ])
+        XCTAssertEqual(report.rows.map(\.frames), [16, 16, 16, 16, 16, 16])
+        XCTAssertEqual(report.rows.compactMap(\.anchor), ["in process: libgcc _Unwind_Backtrace", "remote: libunwind-ptrace"])
+        for x in report.rows {
+            XCTAssertGreaterThan(x.minimumNanoseconds, 0, x.name)
+            XCTAssertLessThanOrEqual(x.minimumNanoseconds, x.medianNanoseconds, x.name)
+            XCTAssertLessThanOrEqual(x.medianNanoseconds, x.maximumNanoseconds, x.name)
+        }
+    }
+
+    /// The rows, their anchors, and a chart with one bar per ratio (an SVG that parses as
+    /// XML, judged by Python's parser).
+    func testBenchRegistrationReportsEveryRowBesideItsAnchorAndTheSVGHasOneBarPerRatio() throws {
+        let dir = try Tools.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let svg = dir.appendingPathComponent("bench.svg").path
+        let r = try Subprocess.run(try Tools.product("vunwind"), ["bench", "registration", "--rounds", "1", "--json", "--svg", svg])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let report = try JSONDecoder().decode(RowsReport.self, from: Data(r.stdout.utf8))
+        XCTAssertEqual(report.rows.map(\.name), [
+            "install + uninstall, every registrar", "mmap + mprotect + munmap of the three pages",
+            "register + deregister: libgcc", "register + deregister: libunwind", "register + deregister: gdb",
+            "register + deregister: perf",
+            "libgcc _Unwind_Find_FDE after 1000 other registrations", "libgcc _Unwind_Find_FDE alone",
+            "libunwind unw_get_proc_info_by_ip after 1000 other registrations", "libunwind unw_get_proc_info_by_ip alone",
+        ])
+        XCTAssertEqual(report.rows.filter { $0.ratio != nil }.map(\.anchor), [
+            "mmap + mprotect + munmap of the three pages", "libgcc _Unwind_Find_FDE alone", "libunwind unw_get_proc_info_by_ip alone",
+        ])
+        let text = try String(contentsOfFile: svg, encoding: .utf8)
+        XCTAssertEqual(text.components(separatedBy: "fill=\"#2e7d32\"").count + text.components(separatedBy: "fill=\"#e65100\"").count - 2, 3)
+        XCTAssertTrue(text.contains(">registration: libunwind lookup, 1000 others / alone<"), text)
+        let parse = try Subprocess.run("/usr/bin/python3", ["-c", "import sys, xml.etree.ElementTree as E; print(E.parse(sys.argv[1]).getroot().tag)", svg])
+        XCTAssertEqual(parse.stdout, "{http://www.w3.org/2000/svg}svg\n", parse.stderr)
+    }
+
     /// The kernel's tick and frequency, read by an outside program (adjtimex through ctypes).
     static let readAdjtimex = """
         import ctypes, struct

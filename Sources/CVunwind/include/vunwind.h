@@ -68,6 +68,9 @@ int vu_mseal(uint64_t address, uint64_t length);
 int vu_kernel_clock_get(long *tick, long *frequency);
 /// Sets both (CAP_SYS_TIME). 0, or -1 with errno (EPERM, EINVAL out of range).
 int vu_kernel_clock_set(long tick, long frequency);
+/// Slews the clock by `microseconds` (adjtime's ADJ_OFFSET_SINGLESHOT: the kernel runs
+/// 500 ppm fast or slow until it is done; CAP_SYS_TIME). 0, or -1 with errno.
+int vu_kernel_clock_slew(long microseconds);
 /// USER_HZ: the ticks per second `tick` is counted in.
 long vu_user_hz(void);
 enum {

@@ -34,3 +34,27 @@ long vu_bench_context_switches(void);
 /// Calls `function` once as the loop does and returns its result (a sanity check that a
 /// candidate succeeds before it is timed).
 long vu_bench_call(const void *function, long a1, long a2, long a3);
+
+/// Binds libgcc's _Unwind_Find_FDE and libunwind's local unw_get_proc_info_by_ip for the
+/// lookup loops below. 0, or -1/-2 when a library or symbol is missing.
+int vu_bench_lookup_bind(void);
+/// `n` lookups of `pc` (TSC cycles for all n); `found` counts the ones that found an entry.
+uint64_t vu_bench_libgcc_lookups(uint64_t pc, uint64_t n, uint64_t *found);
+uint64_t vu_bench_libunwind_lookups(uint64_t pc, uint64_t n, uint64_t *found);
+
+/// What vu_bench_unwind measured: TSC cycles for all n walks of each in-process unwinder
+/// and the frames each walked; the registers (DWARF order: rax rdx rcx rbx rsi rdi rbp rsp
+/// r8-r15 rip) and the stack from rsp - 128 at the stop, for our own unwinder.
+struct vu_bench_unwind_result {
+    uint64_t libgcc_cycles, libunwind_cycles;
+    uint64_t libgcc_frames, libunwind_frames;
+    uint64_t regs[17];
+    uint64_t stack_base, stack_length;
+    uint8_t stack[65536];
+};
+/// Calls `entry(args[0], args[1], args[2])` under `depth` nested frames and, stopped on its
+/// first instruction, times `n` walks of `frames` frames (from the page's) by libgcc and by
+/// libunwind local. 0, or negative: a library or symbol missing (-1, -2), sigaction (-3),
+/// a walker that did not reach `frames` frames (-4).
+int vu_bench_unwind(const void *entry, const long args[3], int depth, uint64_t n, int frames,
+                    struct vu_bench_unwind_result *out);

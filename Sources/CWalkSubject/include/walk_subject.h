@@ -17,6 +17,8 @@
 /// instruction (the tracer's signal to start stepping); the call returns to
 /// vu_walk_return, and rsp there is the rsp of that int3 stop.
 int64_t vu_walk_call(const void *fn, const uint64_t args[6]);
+/// vu_walk_call under `depth` more frames of C (for `vunwind bench unwind`: a deep stack).
+int64_t vu_walk_call_nested(int depth, const void *fn, const uint64_t args[6]);
 /// The address the subject returns to (a label inside vu_walk_call).
 const void *vu_walk_return_address(void);
 

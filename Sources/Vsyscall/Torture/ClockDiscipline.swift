@@ -5,7 +5,9 @@
 // when the bracket is tight, so the error is the page's, not the bracket's.
 //
 // Changing the kernel's rate needs CAP_SYS_TIME and changes it for every process on the
-// machine: `measure` puts back what it found, also when it fails.
+// machine: `measure` puts back what it found, also when it fails, and slews away the
+// offset its settings left against CLOCK_MONOTONIC_RAW (which no setting moves), so the
+// machine's clock ends where it would have been.
 
 import CVunwind
 #if canImport(Glibc)
@@ -73,7 +75,12 @@ public enum ClockDiscipline {
     /// back at the end, also when a step fails.
     public static func measure(page: VsyscallPage, settings: [KernelClockRate], seconds: Double) throws -> [Result] {
         let original = try KernelClockRate.current()
-        defer { try? original.apply() }
+        let before = now(CLOCK_MONOTONIC) - now(CLOCK_MONOTONIC_RAW)
+        defer {
+            try? original.apply()
+            let drift = now(CLOCK_MONOTONIC) - now(CLOCK_MONOTONIC_RAW) - before
+            _ = vu_kernel_clock_slew(Int(-drift / 1000))
+        }
         var results: [Result] = []
         for setting in settings {
             try setting.apply()

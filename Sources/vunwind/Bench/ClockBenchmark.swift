@@ -45,5 +45,5 @@ enum ClockBenchmark {
 }
 
 private extension String {
-    func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
+    func padding(_ width: Int) -> String { padded(width) }
 }

@@ -16,6 +16,7 @@ struct MeasuredCandidate: Codable {
     var name: String
     var medianNanoseconds: UInt64
     var minimumNanoseconds: UInt64
+    var maximumNanoseconds: UInt64
     var checksum: Int
 }
 
@@ -41,7 +42,7 @@ enum Measurement {
         return candidates.indices.map { i in
             let s = samples[i].sorted()
             return MeasuredCandidate(name: candidates[i].name, medianNanoseconds: s[s.count / 2],
-                                     minimumNanoseconds: s[0], checksum: sums[i])
+                                     minimumNanoseconds: s[0], maximumNanoseconds: s[s.count - 1], checksum: sums[i])
         }
     }
 

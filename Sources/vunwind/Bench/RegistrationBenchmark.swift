@@ -1,0 +1,165 @@
+// RegistrationBenchmark (`vunwind bench registration`): what registering the page costs a
+// process, each beside its anchor in the same run (medians, minimum and maximum of
+// interleaved rounds):
+//   install     Vsyscall.install with every registrar, then uninstall, beside mapping,
+//               protecting and unmapping the same three pages with nothing else
+//   register    register then deregister the page's image with each registrar alone
+//               (libgcc, libunwind, gdb's JIT interface, perf's map file)
+//   lookup      a pc in the page looked up by libgcc (_Unwind_Find_FDE) and libunwind
+//               (unw_get_proc_info_by_ip) with only the page registered, and after 1,000
+//               other images were registered (ratio = after / alone): what a JIT that
+//               registers every function it emits does to every unwind in the process.
+
+import CVunwind
+import UnwindRegistry
+import Vsyscall
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct RegistrationBenchmarkResult: Codable {
+    struct Row: Codable {
+        var name: String
+        var anchor: String?
+        var medianNanoseconds: Double
+        var minimumNanoseconds: Double
+        var maximumNanoseconds: Double
+        /// ours / anchor (for lookups: after 1,000 registrations / alone).
+        var ratio: Double?
+    }
+    var rounds: Int
+    var others: Int
+    var rows: [Row]
+}
+
+enum RegistrationBenchmark {
+    static let others = 1000
+    static let lookupCount: UInt64 = 10_000
+    static let cycles = 20
+
+    static func run(rounds: Int) throws -> RegistrationBenchmarkResult {
+        var rows: [RegistrationBenchmarkResult.Row] = []
+        // Install: one page per process, so this phase runs before the page stays.
+        let size = Int(VsyscallImage.vvarOffset) + Int(VsyscallImage.pageSize)
+        let install = try Measurement.interleaved([
+            Candidate(name: "install + uninstall, every registrar") {
+                for _ in 0..<cycles { try Vsyscall.install().uninstall() }
+                return cycles
+            },
+            Candidate(name: "mmap + mprotect + munmap of the three pages") {
+                for _ in 0..<cycles {
+                    guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+                        throw VsyscallError.system("mmap", errno)
+                    }
+                    p.storeBytes(of: 0xc3, as: UInt8.self)
+                    mprotect(p, size, PROT_READ | PROT_EXEC)
+                    munmap(p, size)
+                }
+                return cycles
+            },
+        ], rounds: rounds)
+        rows.append(row(install[0], per: cycles, anchor: install[1]))
+        rows.append(row(install[1], per: cycles))
+
+        let page = try Vsyscall.install(registrars: [])
+        defer { try? page.uninstall() }
+        let image = page.image.registeredImage
+        let registrars = try UnwindRegistry.registrars(for: Set(RegistrarKind.allCases))
+        let register = try Measurement.interleaved(registrars.map { r in
+            Candidate(name: "register + deregister: \(r.kind.rawValue)") {
+                for _ in 0..<cycles {
+                    try r.register(image)
+                    try r.deregister(image)
+                }
+                return cycles
+            }
+        }, rounds: rounds)
+        rows += register.map { row($0, per: cycles) }
+
+        // Lookups: the page registered with the two in-process unwinders, then 1,000 other
+        // images (copies of the page's image, emitted for their own addresses in memory
+        // that is never executable) on top, in every round.
+        guard vu_bench_lookup_bind() == 0 else { throw VsyscallError.system("binding libgcc_s.so.1 and libunwind.so.8", ENOENT) }
+        let lookupRegistrars = try UnwindRegistry.registrars(for: [.libgcc, .libunwind])
+        for r in lookupRegistrars { try r.register(image) }
+        defer { for r in lookupRegistrars { try? r.deregister(image) } }
+        let othersImages = try otherImages(count: others)
+        defer { for (base, _) in othersImages { munmap(UnsafeMutableRawPointer(bitPattern: UInt(base)), Int(VsyscallImage.imageSize)) } }
+        let pc = page.image.entry(.gettimeofday).address + 4
+        func lookUp(_ f: (UInt64, UInt64, UnsafeMutablePointer<UInt64>) -> UInt64) throws -> Int {
+            var found: UInt64 = 0
+            _ = f(pc, lookupCount, &found)
+            guard found == lookupCount else { throw VsyscallError.system("a lookup of the page's pc failed", ENOENT) }
+            return Int(found)
+        }
+        var samples: [String: [UInt64]] = [:]
+        let names = ["libgcc _Unwind_Find_FDE", "libunwind unw_get_proc_info_by_ip"]
+        let functions: [(UInt64, UInt64, UnsafeMutablePointer<UInt64>) -> UInt64] = [
+            { vu_bench_libgcc_lookups($0, $1, $2) }, { vu_bench_libunwind_lookups($0, $1, $2) },
+        ]
+        for round in 0...rounds {
+            for (name, f) in zip(names, functions) {
+                let t0 = Measurement.now()
+                _ = try lookUp(f)
+                if round > 0 { samples[name + " alone", default: []].append(Measurement.now() - t0) }
+            }
+            for (_, other) in othersImages { for r in lookupRegistrars { try r.register(other) } }
+            for (name, f) in zip(names, functions) {
+                _ = try lookUp(f)  // libgcc sorts newly registered objects at the first lookup
+                let t0 = Measurement.now()
+                _ = try lookUp(f)
+                if round > 0 { samples[name + " after \(others)", default: []].append(Measurement.now() - t0) }
+            }
+            for (_, other) in othersImages { for r in lookupRegistrars { try r.deregister(other) } }
+        }
+        for name in names {
+            let alone = measured(name + " alone", samples[name + " alone"]!)
+            let after = measured(name + " after \(others) other registrations", samples[name + " after \(others)"]!)
+            rows.append(row(after, per: Int(lookupCount), anchor: alone))
+            rows.append(row(alone, per: Int(lookupCount)))
+        }
+        return RegistrationBenchmarkResult(rounds: rounds, others: others, rows: rows)
+    }
+
+    /// `count` copies of the page's image, each emitted for and copied to its own
+    /// read+write (never executable) memory: only their CFI is read.
+    static func otherImages(count: Int) throws -> [(UInt64, RegisteredImage)] {
+        var out: [(UInt64, RegisteredImage)] = []
+        let size = Int(VsyscallImage.imageSize)
+        for _ in 0..<count {
+            guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+                throw VsyscallError.system("mmap", errno)
+            }
+            let base = UInt64(UInt(bitPattern: p))
+            let image = try VsyscallImage(base: base, features: CPUFeatures.current.emitter)
+            image.bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: min($0.count, size)) }
+            out.append((base, image.registeredImage))
+        }
+        return out
+    }
+
+    static func measured(_ name: String, _ s: [UInt64]) -> MeasuredCandidate {
+        let sorted = s.sorted()
+        return MeasuredCandidate(name: name, medianNanoseconds: sorted[sorted.count / 2], minimumNanoseconds: sorted[0],
+                                 maximumNanoseconds: sorted[sorted.count - 1], checksum: s.count)
+    }
+
+    static func row(_ m: MeasuredCandidate, per: Int, anchor: MeasuredCandidate? = nil) -> RegistrationBenchmarkResult.Row {
+        let n = Double(per)
+        return .init(name: m.name, anchor: anchor?.name, medianNanoseconds: Double(m.medianNanoseconds) / n,
+                     minimumNanoseconds: Double(m.minimumNanoseconds) / n, maximumNanoseconds: Double(m.maximumNanoseconds) / n,
+                     ratio: anchor.map { Double(m.medianNanoseconds) / Double(max($0.medianNanoseconds, 1)) })
+    }
+
+    static func render(_ r: RegistrationBenchmarkResult) -> String {
+        func t(_ ns: Double) -> String { ns >= 10_000 ? String(format2: ns / 1000, 1) + " µs" : String(format2: ns, 0) + " ns" }
+        var out = "registration: per operation, medians of \(r.rounds) interleaved rounds (min, max)\n"
+        for x in r.rows {
+            let name = x.name + String(repeating: " ", count: max(0, 56 - x.name.count))
+            var line = "  \(name) \(t(x.medianNanoseconds)) (\(t(x.minimumNanoseconds)), \(t(x.maximumNanoseconds)))"
+            if let ratio = x.ratio, let anchor = x.anchor { line += "  \(String(format2: ratio, 2))x \(anchor)" }
+            out += line + "\n"
+        }
+        return out
+    }
+}

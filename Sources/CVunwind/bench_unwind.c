@@ -10,6 +10,7 @@
 #include "vunwind_bench.h"
 #include <dlfcn.h>
 #include <libunwind.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <ucontext.h>
@@ -25,6 +26,7 @@ static struct {
     const void *entry;
     uint64_t n;
     int frames;
+    uint64_t stack_top;  // the end of this thread's stack mapping: the copy stops there
     struct vu_bench_unwind_result *out;
 } job;
 
@@ -75,8 +77,9 @@ static void trap(int signal, siginfo_t *info, void *context) {
     for (int i = 0; i < 17; i++) out->regs[i] = (uint64_t)uc->uc_mcontext.gregs[order[i]];
     // From the red zone up: the frames live above the stack pointer, the handler below it.
     out->stack_base = out->regs[7] - 128;
-    out->stack_length = sizeof out->stack;
-    memcpy(out->stack, (const void *)(uintptr_t)out->stack_base, sizeof out->stack);
+    uint64_t length = job.stack_top > out->stack_base ? job.stack_top - out->stack_base : 0;
+    out->stack_length = length < sizeof out->stack ? length : sizeof out->stack;
+    memcpy(out->stack, (const void *)(uintptr_t)out->stack_base, out->stack_length);
 }
 
 // Sets the trap flag and calls `entry` with three arguments: the trap comes after the
@@ -108,6 +111,13 @@ int vu_bench_unwind(const void *entry, const long args[3], int depth, uint64_t n
         if (!gcc_backtrace || !gcc_get_ip || !unw_init2 || !unw_step_fn) return -2;
     }
     memset(out, 0, sizeof *out);
+    pthread_attr_t attr;
+    void *stack = 0;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) return -3;
+    pthread_attr_getstack(&attr, &stack, &size);
+    pthread_attr_destroy(&attr);
+    job.stack_top = (uint64_t)(uintptr_t)stack + size;
     job.entry = entry;
     job.n = n;
     job.frames = frames;

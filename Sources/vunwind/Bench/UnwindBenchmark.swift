@@ -99,10 +99,14 @@ enum UnwindBenchmark {
 
     static func remote(rounds: Int) throws -> [UnwindBenchmarkResult.Row] {
         let walkers = StackWalkTester.remoteWalkers().filter(\.readsCFI)
-        // vu_walk_call and `depth` + 1 nested frames, main and libc's three under the entry.
-        let timings = try WalkTiming.time(walkers, helper: StackWalkTester.defaultHelper(),
-                                          subject: WalkSubject(.page(entry: .gettimeofday, path: .fast)),
-                                          depth: frames - 7, walks: remoteWalks, rounds: rounds)
+        // Under the entry: vu_walk_call, the nest, and main's callers, whose number depends
+        // on the build: a probe counts the chain and the depth is set to make it 16.
+        let subject = WalkSubject(.page(entry: .gettimeofday, path: .fast))
+        let helper = StackWalkTester.defaultHelper()
+        let probe = try WalkTiming.time(walkers, helper: helper, subject: subject, depth: 1, walks: 1, rounds: 0)
+        let depth = 1 + frames - (probe.map(\.frames).min() ?? frames)
+        guard depth >= 1 else { throw VsyscallError.system("the helper's stack is deeper than \(frames) frames", EINVAL) }
+        let timings = try WalkTiming.time(walkers, helper: helper, subject: subject, depth: depth, walks: remoteWalks, rounds: rounds)
         let anchor = timings.first { $0.walker == "libunwind-ptrace" }
         return timings.map { t in
             row("remote: \(t.walker)", frames: t.frames, t.samples,

@@ -39,7 +39,8 @@ public struct ProgramHeader: Hashable, Sendable {
         self.alignment = alignment
     }
 
-    public var addressRange: Range<UInt64> { virtualAddress..<(virtualAddress &+ memorySize) }
+    /// From the file: a segment whose end would wrap ends at 2^64 - 1 instead of trapping.
+    public var addressRange: Range<UInt64> { virtualAddress..<saturatingEnd(virtualAddress, memorySize) }
 }
 
 public struct SectionHeader: Hashable, Sendable {

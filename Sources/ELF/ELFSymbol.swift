@@ -8,8 +8,18 @@ public struct ELFSymbol: Hashable, Sendable {
     public var other: UInt8
     public var sectionIndex: UInt16
 
+    public init(name: String, value: UInt64, size: UInt64, info: UInt8, other: UInt8, sectionIndex: UInt16) {
+        self.name = name
+        self.value = value
+        self.size = size
+        self.info = info
+        self.other = other
+        self.sectionIndex = sectionIndex
+    }
+
     public var binding: UInt8 { info >> 4 }
     public var type: UInt8 { info & 0xf }
     public var isDefined: Bool { sectionIndex != ELF.shnUndef }
-    public var range: Range<UInt64> { value..<(value &+ max(size, 1)) }
+    /// From the file: a symbol whose end would wrap ends at 2^64 - 1 instead of trapping.
+    public var range: Range<UInt64> { value..<saturatingEnd(value, max(size, 1)) }
 }

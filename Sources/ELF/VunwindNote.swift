@@ -35,7 +35,8 @@ public struct VunwindNote: Equatable, Sendable {
             self.pointerArguments = pointerArguments
         }
 
-        public var range: Range<UInt64> { address..<(address + UInt64(size)) }
+        /// The parser refuses an entry whose end wraps; one built by hand saturates.
+        public var range: Range<UInt64> { address..<saturatingEnd(address, UInt64(size)) }
     }
 
     public struct PointerArgument: Equatable, Sendable {
@@ -135,7 +136,12 @@ public struct VunwindNote: Equatable, Sendable {
         for _ in 0..<entryCount {
             let nameBytes = try r.bytes(16)
             let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
+            let addressOffset = r.offset
             let address = try r.u64(), size = try r.u32(), syscall = try r.u32(), seconds = try r.u32() != 0
+            // Read from another process's memory: an entry that ends past 2^64 is a lie.
+            guard !address.addingReportingOverflow(UInt64(size)).overflow else {
+                throw ELFError(offset: addressOffset, reason: .badNote("entry \(name): address 0x\(String(address, radix: 16)) + size \(size) wraps"))
+            }
             let count = Int(try r.u32())
             var args: [PointerArgument] = []
             for i in 0..<Self.maxPointerArguments {

@@ -25,9 +25,13 @@ public struct MemoryImage: Sendable, Equatable {
                   let load = m.elf.programHeaders.first(where: { $0.type == ELF.ptLoad && $0.flags & ELF.pfX != 0 }),
                   let bytes = try? m.elf.contents(of: eh),
                   let header = try? EhFrameHeader(bytes: bytes, address: eh.virtualAddress &+ m.bias) else { return nil }
+            // The headers come from the target's memory: an image whose code would wrap
+            // past 2^64 is no image (skipped, as one without CFI is).
+            let (start, o1) = load.virtualAddress.addingReportingOverflow(m.bias)
+            let (end, o2) = start.addingReportingOverflow(load.memorySize)
+            guard !o1, !o2 else { return nil }
             let note = (try? VunwindNote(elf: m.elf)) ?? nil
-            return MemoryImage(name: note != nil ? "vunwind-vsyscall" : m.name, base: m.base,
-                               code: (load.virtualAddress &+ m.bias)..<(load.virtualAddress &+ m.bias &+ load.memorySize),
+            return MemoryImage(name: note != nil ? "vunwind-vsyscall" : m.name, base: m.base, code: start..<end,
                                header: header.address, fdeCount: header.count, note: note)
         }
     }

@@ -1,7 +1,11 @@
 // PerfMapRegistrar: perf symbolizes samples in anonymous memory from /tmp/perf-PID.map,
-// lines of "START SIZE NAME" in hex. Other JITs in the process may use the same file, so
-// registration adds our lines to what is there and deregistration removes exactly those,
-// deleting the file only when nothing else is left in it and it is still the file we made.
+// lines of "START SIZE NAME" in hex. perf reads the file at report time, after the process
+// has exited (`perf record -- ./prog; perf report`), so by default deregistration leaves
+// the lines in place, as other JITs do. Opt out (keepsLines false, or VUNWIND_PERF_MAP=remove
+// in the environment): deregistration then removes exactly our lines, deleting the file
+// only when nothing else is left in it and it is still the file we made. Other JITs in the
+// process may use the same file, so registration adds our lines to what is there (a line
+// already there, from an earlier registration of the same image, is not added twice).
 //
 // /tmp is shared with every user of the machine and the name is predictable, so the file
 // is never opened for writing by its name (SharedDirectoryFile). A forked child inherits
@@ -15,6 +19,8 @@ import Glibc
 public final class PerfMapRegistrar: UnwindRegistrar {
     public let kind = RegistrarKind.perf
     private let explicitPath: String?
+    /// Whether deregistration leaves the image's lines in the map file for perf report.
+    public let keepsLines: Bool
 
     private struct State {
         /// Registered images and the process whose map file holds their lines.
@@ -25,8 +31,10 @@ public final class PerfMapRegistrar: UnwindRegistrar {
     private let state = Mutex(State())
 
     /// `path` nil: /tmp/perf-PID.map of the calling process, PID read at each call.
-    public init(path: String? = nil) {
+    /// `keepsLines` nil: true unless the environment has VUNWIND_PERF_MAP=remove.
+    public init(path: String? = nil, keepsLines: Bool? = nil) {
         explicitPath = path
+        self.keepsLines = keepsLines ?? (getenv("VUNWIND_PERF_MAP").map { String(cString: $0) } != "remove")
     }
 
     /// The map file this process writes.
@@ -69,7 +77,8 @@ public final class PerfMapRegistrar: UnwindRegistrar {
                 text = own.text
             }
             if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
-            text += Self.lines(image).map { $0 + "\n" }.joined()
+            let present = Set(text.split(separator: "\n").map(String.init))
+            text += Self.lines(image).filter { !present.contains($0) }.map { $0 + "\n" }.joined()
             do throws(SharedDirectoryFile.Failure) {
                 state.created[file.path] = try file.replace(with: text)
             } catch {
@@ -85,7 +94,8 @@ public final class PerfMapRegistrar: UnwindRegistrar {
                 throw RegistrationError(kind, "image at 0x\(String(image.imageAddress, radix: 16)) is not registered")
             }
             // Registered by the parent before a fork: the lines are in the parent's file.
-            guard writer == getpid() else { return }
+            // Kept: perf report reads them after we are gone.
+            guard writer == getpid(), !keepsLines else { return }
             let file = SharedDirectoryFile(path: path)
             guard let (text, identity, _) = file.readOwnFile() else { return }
             var ours = Set(Self.lines(image))

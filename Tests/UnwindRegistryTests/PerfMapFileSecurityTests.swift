@@ -129,7 +129,7 @@ final class PerfMapFileSecurityTests: XCTestCase {
     func testDeregistrationDoesNotWriteThroughASymlinkAtAPredictableTemporaryName() throws {
         // Another JIT's line keeps the file alive, so deregistration rewrites it.
         try "7f0000001000 20 other_jit\n".write(toFile: map, atomically: false, encoding: .utf8)
-        let perf = PerfMapRegistrar(path: map)
+        let perf = PerfMapRegistrar(path: map, keepsLines: false)
         try perf.register(image)
         let target = try victim("precious\n", mode: 0o644)
         // The name the registrar used to rewrite the file through (PATH.vunwind-PID).
@@ -143,7 +143,7 @@ final class PerfMapFileSecurityTests: XCTestCase {
     }
 
     func testDeregistrationRemovesOnlyTheFileItCreated() throws {
-        let perf = PerfMapRegistrar(path: map)
+        let perf = PerfMapRegistrar(path: map, keepsLines: false)
         try perf.register(image)
         // Someone else's file now stands at the name, holding exactly our lines.
         XCTAssertEqual(unlink(map), 0)

@@ -155,7 +155,7 @@ final class UnwindRegistryTests: XCTestCase {
         let dir = try Tools.temporaryDirectory("vunwind-registry")
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("perf-test.map").path
-        let registry = UnwindRegistry(registrars: [PerfMapRegistrar(path: path)])
+        let registry = UnwindRegistry(registrars: [PerfMapRegistrar(path: path, keepsLines: false)])
         let images = (0..<400).map { image(at: 0x7000_0000_0000 + UInt64($0) * 0x10000, symbols: 3) }
         DispatchQueue.concurrentPerform(iterations: 8) { t in
             for n in stride(from: t, to: images.count, by: 8) { try? registry.register(images[n]) }
@@ -185,7 +185,7 @@ final class UnwindRegistryTests: XCTestCase {
         let path = dir.appendingPathComponent("perf-test.map").path
         let foreign = "7f0000001000 20 other_jit_function\n7f0000002000 10 f0_700000000000\n"
         try foreign.write(toFile: path, atomically: false, encoding: .utf8)
-        let perf = PerfMapRegistrar(path: path)
+        let perf = PerfMapRegistrar(path: path, keepsLines: false)
         let i = image(at: 0x7000_0000_0000, symbols: 2)
         try perf.register(i)
         XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8),
@@ -208,9 +208,11 @@ final class UnwindRegistryTests: XCTestCase {
 
     // MARK: the real consumers
 
-    func testEveryRealConsumerFindsTheInstalledPageAndForgetsItAtUninstall() throws {
+    /// perf is the exception by design: its map keeps the lines for `perf report`, which
+    /// reads them after the process is gone (earlier tests in this process may have left
+    /// the same four lines: they are never repeated).
+    func testEveryRealConsumerFindsTheInstalledPageAndAllButPerfForgetItAtUninstall() throws {
         let before = try Consumers.libunwindDynamicStarts() ?? []
-        XCTAssertNil(Consumers.perfMapLines())
         XCTAssertEqual(vu_jit_entry_count(), 0)
 
         let page = try Vsyscall.install()
@@ -236,7 +238,33 @@ final class UnwindRegistryTests: XCTestCase {
         XCTAssertNil(try Consumers.libgccFunctionStart(for: 0x6000_0000_1002), "libgcc still has the page's FDEs")
         XCTAssertEqual(try Consumers.libunwindDynamicStarts() ?? [], before)
         XCTAssertEqual(vu_jit_entry_count(), 0)
-        XCTAssertNil(Consumers.perfMapLines(), "the perf map file is removed")
+        XCTAssertEqual(Consumers.perfMapLines()?.count, 4, "the perf map keeps the page's lines for perf report")
+    }
+
+    func testByDefaultDeregistrationLeavesTheLinesForPerfReportAndRegisteringAgainDoesNotRepeatThem() throws {
+        let dir = try Tools.temporaryDirectory("vunwind-registry")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("perf-test.map").path
+        let perf = PerfMapRegistrar(path: path)
+        XCTAssertTrue(perf.keepsLines)
+        let i = image(at: 0x7000_0000_0000, symbols: 2)
+        let lines = "700000001000 40 f0_700000000000\n700000001040 40 f1_700000000000\n"
+        try perf.register(i)
+        try perf.deregister(i)
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), lines)
+        try perf.register(i)
+        try perf.deregister(i)
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), lines, "the same lines, once")
+    }
+
+    func testVUNWIND_PERF_MAPRemoveInTheEnvironmentTurnsRemovalBackOn() throws {
+        let saved = getenv("VUNWIND_PERF_MAP").map { String(cString: $0) }
+        defer { if let saved { setenv("VUNWIND_PERF_MAP", saved, 1) } else { unsetenv("VUNWIND_PERF_MAP") } }
+        setenv("VUNWIND_PERF_MAP", "remove", 1)
+        XCTAssertFalse(PerfMapRegistrar().keepsLines)
+        XCTAssertTrue(PerfMapRegistrar(keepsLines: true).keepsLines, "an explicit choice wins")
+        setenv("VUNWIND_PERF_MAP", "keep", 1)
+        XCTAssertTrue(PerfMapRegistrar().keepsLines)
     }
 
     func testInstallWithASubsetOfRegistrarsTellsThoseConsumersOnly() throws {

@@ -12,8 +12,10 @@
 //       perf does cross it, so the claim gets revisited.
 //   perf record --call-graph fp      the entries keep an rbp frame, so the frame-pointer
 //       chain names vu_spin_inner under vgettimeofday.
-//   /tmp/perf-PID.map                the four entries while installed, gone after a clean
-//       uninstall.
+//   /tmp/perf-PID.map                the four entries while installed, still there after a
+//       clean exit (perf report reads it then), gone with VUNWIND_PERF_MAP=remove.
+//   perf record -- spin; perf report  the way people use it: the program has exited when
+//       perf report runs, and the samples in the page are still named.
 //
 // Record options beyond the ones under test: -o FILE, -p PID (perf runs with a scratch
 // HOME, so its build-id cache does not fill the user's ~/.debug), -F for the
@@ -61,9 +63,9 @@ fileprivate final class SpinHelper: @unchecked Sendable {
             kill(pid, SIGKILL)
             var s: Int32 = 0
             if waitpid(pid, &s, 0) == pid { status = s }
-            // Killed: it could not remove its map file itself.
-            unlink(mapPath)
         }
+        // Kept by design after a normal exit, never removed after a kill: the test's to remove.
+        unlink(mapPath)
     }
 }
 
@@ -111,9 +113,10 @@ final class ProfilerTests: XCTestCase {
     private func spinProgram() throws -> String { try FixturePrograms.shared("spin.c") }
 
     /// spin ENTRY [SECONDS], once its perf map holds the four entries (it is installed).
-    private func spinning(_ entry: String, seconds: Double? = nil) throws -> SpinHelper {
+    private func spinning(_ entry: String, seconds: Double? = nil, environment: [String: String] = [:]) throws -> SpinHelper {
         let arguments = [entry] + (seconds.map { ["\($0)"] } ?? [])
-        let helper = SpinHelper(pid: try Spawner.spawn(try spinProgram(), arguments, environment: helperEnvironment,
+        let helper = SpinHelper(pid: try Spawner.spawn(try spinProgram(), arguments,
+                                                        environment: helperEnvironment.merging(environment) { $1 },
                                                         quiet: true))
         addTeardownBlock { helper.end() }
         let deadline = Date().addingTimeInterval(10)
@@ -242,8 +245,40 @@ final class ProfilerTests: XCTestCase {
                       "vgettimeofday is not in vu_spin_inner's call graph\n\(text)")
     }
 
-    func testThePerfMapListsTheFourEntriesWhileInstalledAndIsGoneAfterACleanUninstall() throws {
-        let helper = try spinning("vgettimeofday", seconds: 1.5)
+    func testThePerfMapListsTheFourEntriesWhileInstalledAndKeepsThemAfterACleanExit() throws {
+        try checkMap(environment: [:], keptAfterExit: true)
+    }
+
+    func testWithVUNWIND_PERF_MAPRemoveThePerfMapIsGoneAfterACleanExit() throws {
+        try checkMap(environment: ["VUNWIND_PERF_MAP": "remove"], keptAfterExit: false)
+    }
+
+    /// The way people use perf: record the whole run of a program that exits normally,
+    /// then report. Before, the page's samples were bare addresses: uninstall had removed
+    /// the map file perf reads at report time.
+    func testPerfRecordOfAProgramThatExitsNormallyNamesThePageInTheReport() throws {
+        let dir = try Tools.temporaryDirectory("vunwind-perf")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("perf.data").path
+        let record = try perf(["record", "-e", "cpu-clock", "-o", data, "--", try spinProgram(), "vgettimeofday", "0.5"], home: dir)
+        XCTAssertEqual(record.status, 0, record.stderr)
+        let script = try perf(["script", "-i", data, "-F", "pid"], home: dir)
+        let pid = try XCTUnwrap(script.stdout.split(separator: "\n").first.flatMap { Int32($0.trimmingCharacters(in: .whitespaces)) },
+                                "no sample names a pid:\n\(script.stdout.prefix(500))")
+        defer { unlink("/tmp/perf-\(pid).map") }
+        XCTAssertEqual(kill(pid, 0), -1, "spin is still running")
+        let report = try perf(["report", "-i", data, "--stdio", "--sort", "symbol"], home: dir)
+        XCTAssertEqual(report.status, 0, report.stderr)
+        let entries = parseReport(report.stdout)
+        let top = try XCTUnwrap(entries.first, "perf report shows no samples:\n\(report.stdout)")
+        XCTAssertEqual(top.symbol, "vgettimeofday", "the top symbol is not the entry:\n\(report.stdout)")
+        XCTAssertGreaterThan(top.overhead, 50, report.stdout)
+        let unnamed = entries.filter { $0.symbol.hasPrefix("0x00006000") || $0.symbol.hasPrefix("0x6000") }
+        XCTAssertEqual(unnamed.map(\.symbol), [], "samples in the page without a name:\n\(report.stdout)")
+    }
+
+    func checkMap(environment: [String: String], keptAfterExit: Bool) throws {
+        let helper = try spinning("vgettimeofday", seconds: 1.5, environment: environment)
         let text = try String(contentsOfFile: helper.mapPath, encoding: .utf8)
         // The entries as the helper's own page describes them (.dynsym of its ELF image).
         let elf = try ELFFile(bytes: ProcessMemoryReader(pid: helper.pid).fetchBytes(from: pageBase, count: 0x2000))
@@ -258,7 +293,11 @@ final class ProfilerTests: XCTestCase {
         let status = try XCTUnwrap(helper.waitForExit(seconds: 15), "spin vgettimeofday 1.5 did not exit by itself")
         XCTAssertEqual(status & 0x7f, 0, "spin was killed by signal \(status & 0x7f)")
         XCTAssertEqual((status >> 8) & 0xff, 0, "spin exited with \((status >> 8) & 0xff)")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: helper.mapPath),
-                       "\(helper.mapPath) is still there after vsyscall_uninstall")
+        if keptAfterExit {
+            XCTAssertEqual(try String(contentsOfFile: helper.mapPath, encoding: .utf8), text, "the map file after exit")
+        } else {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: helper.mapPath),
+                           "\(helper.mapPath) is still there after vsyscall_uninstall")
+        }
     }
 }

@@ -35,12 +35,16 @@
  *       nongnu libunwind (dlopen of libunwind.so.8, RTLD_LOCAL, which stays loaded after
  *       uninstall, with liblzma), gdb (__jit_debug_descriptor), perf (writes
  *       /tmp/perf-PID.map, see the README); no file descriptor stays open.
+ *       The map file's lines stay after uninstall and exit, as other JITs' do, because
+ *       perf report reads them after the process is gone; VUNWIND_PERF_MAP=remove in
+ *       the environment makes uninstall take them back (and remove the file when it
+ *       holds nothing else).
  *     - registers (once per process) a pthread_atfork child handler: a child of a process
  *       with the page installed gets a private copy of the data page in syscall mode, so
  *       its calls take the real syscall (correct, never waiting on a writer it does not
  *       have); its uninstall is its own and leaves the parent's page and perf map alone.
- *   vsyscall_uninstall() undoes all of that but the loaded libunwind.so.8 and the atfork
- *   handler (which does nothing while no page is installed).
+ *   vsyscall_uninstall() undoes all of that but the loaded libunwind.so.8, the atfork
+ *   handler (which does nothing while no page is installed) and the perf map's lines.
  */
 #ifndef VUNWIND_VSYSCALL_H
 #define VUNWIND_VSYSCALL_H

@@ -353,45 +353,61 @@ final class ClockTests: XCTestCase {
     /// reading that holds under any load (the timekeeper may wake late; a bound in ticks
     /// would be a timed assertion): the reading is not ahead of the kernel's fine clock read
     /// just after it, and not behind the kernel's fine clock at the last moment we saw the
-    /// update counter without the update that published it (the update came after that
-    /// moment), each within 1 ms for the page's calibration against the kernel.
+    /// lock's first counter without the write section that published it (the section, and
+    /// the TSC read inside it that the update is the time of, came after that moment),
+    /// each within 1 ms for the page's calibration against the kernel. The first counter,
+    /// not the update count: that one moves when the section ends, and a timekeeper
+    /// preempted inside its section (2 ms, seen in CI on a loaded machine) publishes a
+    /// time from before a poll that still saw the old count. And a reader that finds the
+    /// section open for all its bounded retries (the timekeeper preempted inside it) takes
+    /// the syscall, whose answer is the kernel's own coarse clock, up to a kernel tick old:
+    /// such a reading is checked against the kernel's coarse clock read around it instead.
     func testCoarseClocksAreTheTimeOfTheLastUpdateNeverAheadOfTheKernelAndNeverOlderThanThatUpdate() throws {
         try withPage { page in
             XCTAssertEqual(page.clockMode, .tsc)
             let slack: Int64 = 1_000_000
             var ts = timespec()
             var lags: [String: [Int64]] = [:]
+            var fallbacks: [String: Int] = [:]
             for (name, coarse, fine) in [("REALTIME_COARSE", CLOCK_REALTIME_COARSE, CLOCK_REALTIME),
                                          ("MONOTONIC_COARSE", CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC)] {
-                var seen = page.updates
+                // sequence1: bumped as a write section begins (VvarLayout), read as the
+                // readers read it, from the page's read-only vvar.
+                let begun = { page.vvar.load(fromByteOffset: VvarLayout.sequence1, as: UInt32.self) }
+                var seen = begun()
                 // The update in place before the loop could be of any age: no floor until
                 // the loop has seen one happen.
                 var beforeSeen = Int64.min / 2
                 var lastPoll = beforeSeen
                 for i in 0..<2000 {
                     let poll = Self.kernel(fine)
-                    let u = page.updates
+                    let u = begun()
                     if u != seen {
                         seen = u
                         beforeSeen = lastPoll
                     }
                     lastPoll = poll
+                    let kc1 = Self.kernel(coarse)
                     XCTAssertEqual(page.clockGettime(coarse, &ts), 0)
                     let k2 = Self.kernel(fine)
+                    let kc2 = Self.kernel(coarse)
                     let v = Self.nanoseconds(ts)
                     // The update read may be newer than the counter read just before it.
-                    let newest = page.updates
+                    let newest = begun()
                     let floor = newest == seen ? beforeSeen : max(lastPoll, beforeSeen)
                     guard v <= k2 + slack else { return XCTFail("\(name): \(v) is ahead of the kernel's \(k2)") }
-                    guard v >= floor - slack else {
-                        return XCTFail("\(name): \(v) is older than its update (after \(floor)), sample \(i)")
+                    guard v >= floor - slack || (kc1 <= v && v <= kc2) else {
+                        return XCTFail("\(name): \(v) is older than its update (after \(floor)) and not the kernel's "
+                                       + "coarse clock [\(kc1), \(kc2)], sample \(i)")
                     }
+                    if v < floor - slack { fallbacks[name, default: 0] += 1 }
                     lags[name, default: []].append(k2 - v)
                     if i % 8 == 0 { usleep(UInt32(200 + (i * 37) % 1000)) }
                 }
             }
             for (name, samples) in lags.sorted(by: { $0.key < $1.key }) {
-                print("\(name): lag behind the kernel's fine clock \(Percentiles(samples))")
+                print("\(name): lag behind the kernel's fine clock \(Percentiles(samples)); "
+                      + "\(fallbacks[name] ?? 0) readings were the syscall's")
             }
         }
     }

@@ -31,6 +31,7 @@ public struct CFIError: LocatedError, Equatable {
         case memory(address: UInt64, count: Int)
         case badHeaderVersion(UInt8)
         case headerTableTooLarge(UInt64)
+        case headerEntryNotAnFDE(UInt64)
         case cfaUnavailable
         case noFDE(pc: UInt64)
         case expressionUnavailable
@@ -73,6 +74,7 @@ public struct CFIError: LocatedError, Equatable {
         case let .memory(a, c): return "cannot read \(c) bytes at \(hex(a))"
         case let .badHeaderVersion(v): return "unsupported .eh_frame_hdr version \(v)"
         case let .headerTableTooLarge(n): return ".eh_frame_hdr claims \(n) entries, more than fit in the section"
+        case let .headerEntryNotAnFDE(a): return ".eh_frame_hdr entry points at 0x\(String(a, radix: 16)), which is not an FDE"
         case .cfaUnavailable: return "CFA has no value"
         case let .noFDE(pc): return "no FDE covers \(hex(pc))"
         case .expressionUnavailable: return "the row's DWARF expression bytes are not available"

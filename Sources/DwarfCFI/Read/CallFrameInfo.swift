@@ -131,11 +131,19 @@ public final class CallFrameInfo: Sendable {
     /// The FDE covering `pc` with its cached CIE and section.
     private func locate(_ pc: UInt64, limits: UnwindLimits) throws
         -> (fde: FrameDescriptionEntry, cie: CachedCIE, section: CallFrameSection)? {
-        if let h = header, let e = ehFrame, let fdeAddress = try h.lookup(pc) {
+        if let h = header, let e = ehFrame, let (index, fdeAddress) = try h.lookupEntry(pc) {
             let offset = fdeAddress &- e.address
             if offset < UInt64(e.bytes.count) {
-                let (fde, cie) = try fde(at: Int(offset), in: e, limits: limits)
-                if fde.contains(pc) { return (fde, cie, e) }
+                let found: (FrameDescriptionEntry, CachedCIE)
+                do {
+                    found = try fde(at: Int(offset), in: e, limits: limits)
+                } catch let error as CFIError where error.reason == .cieNotFound(target: Int64(offset))
+                    && error.offset == e.fileOffset &+ offset {
+                    // No FDE where the header points (a CIE, or nothing): the header's entry
+                    // is what is wrong, not the bytes it points at.
+                    throw CFIError(offset: h.fdeFieldOffset(index), reason: .headerEntryNotAnFDE(fdeAddress))
+                }
+                if found.0.contains(pc) { return (found.0, found.1, e) }
             }
         }
         // Binary search for the last entry starting at or before pc.

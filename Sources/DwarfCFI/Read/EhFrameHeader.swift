@@ -89,7 +89,10 @@ public struct EhFrameHeader: Sendable {
 
     /// The address of the FDE whose initial location is the greatest one <= `pc`, or nil.
     /// The caller still checks that the FDE's range covers `pc`.
-    public func lookup(_ pc: UInt64) throws -> UInt64? {
+    public func lookup(_ pc: UInt64) throws -> UInt64? { try lookupEntry(pc)?.fde }
+
+    /// The same, with the index of the table entry it came from.
+    public func lookupEntry(_ pc: UInt64) throws -> (index: Int, fde: UInt64)? {
         guard count > 0 else { return nil }
         var lo = 0
         var hi = count  // invariant: answer in [lo-1, hi)
@@ -97,6 +100,13 @@ public struct EhFrameHeader: Sendable {
             let mid = lo + (hi - lo) / 2
             if try entry(mid).location <= pc { lo = mid + 1 } else { hi = mid }
         }
-        return lo == 0 ? nil : try entry(lo - 1).fde
+        return lo == 0 ? nil : (lo - 1, try entry(lo - 1).fde)
+    }
+
+    /// The file offset of entry `i`'s FDE pointer (errors about where it points go there);
+    /// the table's start when the encoding has no fixed size.
+    public func fdeFieldOffset(_ i: Int) -> UInt64 {
+        guard let s = fieldSize else { return fileOffset &+ UInt64(tableStart) }
+        return fileOffset &+ UInt64(tableStart + i * 2 * s + s)
     }
 }

@@ -9,7 +9,7 @@ BIN         = .build/$(CONFIG)/vunwind
 # What the build links (libdw, libelf, libunwind, liblzma for libunwind-ptrace) and the
 # judges the tests run (readelf/objdump, eu-*, llvm-*, gdb, perf).
 DEBIAN_PACKAGES = libdw-dev libelf-dev libunwind-dev liblzma-dev elfutils gdb binutils llvm \
-                  linux-perf g++ pkg-config
+                  linux-perf g++ pkg-config strace
 
 .PHONY: deps build test demo bench install clean
 

@@ -82,6 +82,18 @@ final class CFICommandTests: XCTestCase {
         XCTAssertEqual(live.status, 0, live.stderr)
         let listing = FrameListing(text: live.stdout)
         XCTAssertGreaterThan(listing.entries[".eh_frame"]?.count ?? 0, 2)
+        // The same image written to a file (the bytes this process's vDSO holds; every
+        // process maps the same vDSO) and listed as a file: the same entries and rows, and
+        // byte for byte the same listing.
+        let (_, bytes) = try VDSOImage.current()
+        let dir = try Tools.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("vdso.so").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let file = try Subprocess.run(vunwind, ["cfi", path, "--rows"])
+        XCTAssertEqual(file.status, 0, file.stderr)
+        XCTAssertEqual(FrameListing(text: file.stdout), listing)
+        XCTAssertEqual(file.stdout, live.stdout)
     }
 
     func testCFIRowsEqualReadelfForDebugFrameVersions1To4And64BitDWARFAndPersonalityFixtures() throws {

@@ -107,6 +107,11 @@ final class EmittedCodeJudgeTests: XCTestCase {
         }
     }
 
+    /// What this proves: the bytes we emit encode what the CFI tracker meant (readelf, not
+    /// our reader, decodes them). It does not prove the tracker right about the code: the
+    /// tracker is the oracle here. That the CFI is true at every executed instruction is
+    /// judged against ground truth by StackWalkTests' PageMatrixTests (the trampoline's
+    /// return address, stack pointer and sentinels, nine unwinders).
     func testReadelfRowsEqualTheTrackersCFARuleAtEveryInstruction() throws {
         let listing = try emit()
         let r = try Subprocess.run(try Tools.path("readelf"),

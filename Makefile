@@ -9,9 +9,9 @@ BIN         = .build/$(CONFIG)/vunwind
 # What the build links (libdw, libelf, libunwind, liblzma for libunwind-ptrace) and the
 # judges the tests run (readelf/objdump, eu-*, llvm-*, gdb, perf).
 DEBIAN_PACKAGES = libdw-dev libelf-dev libunwind-dev liblzma-dev elfutils gdb binutils llvm \
-                  linux-perf g++ pkg-config strace
+                  linux-perf g++ pkg-config strace spin
 
-.PHONY: deps build test demo bench install clean
+.PHONY: deps build test demo bench install model clean
 
 deps:
 	@sh scripts/deps.sh $(DEBIAN_PACKAGES)
@@ -42,6 +42,10 @@ bench: build
 
 # The C library, header, linker script and vunwind-vsyscall.pc under PREFIX.
 PREFIX ?= /usr/local
+# spin proves the vvar lock model and rejects its broken variant (scripts/model.sh).
+model: deps
+	sh scripts/model.sh
+
 install: build
 	sh scripts/install.sh .build/$(CONFIG) $(PREFIX)
 

@@ -47,12 +47,18 @@ final class Timekeeper: @unchecked Sendable {
     /// The kernel's second, in ns << 16 (`kernelSecond`), when the long-term rate was set.
     private var secondLength: UInt64 = 0
     private var publishedTimezone = (minutesWest: Int32(0), dstTime: Int32(0))
+    /// The REALTIME - MONOTONIC offset last published (kept over a disturbed sample).
+    private var realtimeOffset: Int64 = 0
     let updates = Atomic<UInt64>(0)
 
     struct Sample {
         var tsc: UInt64
         var monotonic: UInt64  // ns
         var realtimeOffset: Int64  // REALTIME - MONOTONIC, ns
+        /// The m1...m3 window: at `disturbedWindow` or more the thread was preempted inside
+        /// it, and the pair and the offset may be off by as much.
+        var window: UInt64 = 0
+        var isDisturbed: Bool { window >= Timekeeper.disturbedWindow }
     }
 
     init(vvar: UnsafeMutableRawPointer, tickNanoseconds: UInt64, mode: ClockMode) {
@@ -107,7 +113,8 @@ final class Timekeeper: @unchecked Sendable {
             if m3 &- m1 < bestWindow {
                 bestWindow = m3 &- m1
                 best = Sample(tsc: tsc, monotonic: m1 + (m2 &- m1) / 2,
-                              realtimeOffset: Int64(bitPattern: r) &- Int64(bitPattern: m2 + (m3 &- m2) / 2))
+                              realtimeOffset: Int64(bitPattern: r) &- Int64(bitPattern: m2 + (m3 &- m2) / 2),
+                              window: m3 &- m1)
             }
         }
         return best!
@@ -169,6 +176,7 @@ final class Timekeeper: @unchecked Sendable {
         first = s
         tscBase = s.tsc
         monotonicShifted = UInt128(s.monotonic) << Self.shift
+        realtimeOffset = s.realtimeOffset
         publish(realtimeOffset: s.realtimeOffset, inSection: false)
         let context = Unmanaged.passRetained(self).toOpaque()
         var tid = pthread_t()
@@ -244,8 +252,26 @@ final class Timekeeper: @unchecked Sendable {
     }
 
     /// One tick: steer toward the kernel's clock and republish, continuously.
+    ///
+    /// A disturbed sample (the thread preempted inside its reads, on a loaded machine: all
+    /// twelve tries) is not trusted: the clock is rebased and republished at the rate it
+    /// has, with the REALTIME offset it had, and no steering, stepping or rate refinement
+    /// happens until an undisturbed sample. Trusting one once put REALTIME 4 ms off, and a
+    /// forward step it caused cannot be taken back.
     func update() {
         let s = Self.sample()
+        if s.isDisturbed {
+            vu_vvar_write_begin(vvar)
+            let t1 = vu_rdtscp(nil)
+            let delta = t1 > tscBase ? t1 - tscBase : 0
+            monotonicShifted += UInt128(delta) * UInt128(mult)
+            tscBase = t1
+            publish(realtimeOffset: realtimeOffset, inSection: true)
+            vu_vvar_write_end(vvar)
+            updates.add(1, ordering: .relaxed)
+            return
+        }
+        realtimeOffset = s.realtimeOffset
         if let length = Self.kernelSecond(), secondLength != 0, length != secondLength {
             // The kernel's rate changed: scale ours by the same factor at once, and measure
             // the long-term rate from here (the old reference mixes both rates).

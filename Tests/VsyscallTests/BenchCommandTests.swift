@@ -15,6 +15,7 @@ final class BenchCommandTests: XCTestCase {
             var kind: String
             var medianCycles: Double
             var minimumCycles: Double
+            var maximumCycles: Double
             var anchor: String?
             var ratio: Double?
         }
@@ -62,6 +63,7 @@ final class BenchCommandTests: XCTestCase {
             XCTAssertGreaterThan(c.medianCycles, 0, c.name)
             XCTAssertGreaterThan(c.minimumCycles, 0, c.name)
             XCTAssertLessThanOrEqual(c.minimumCycles, c.medianCycles, c.name)
+            XCTAssertLessThanOrEqual(c.medianCycles, c.maximumCycles, c.name)
         }
         // Every entry of ours carries its vDSO anchor and the ratio to it.
         let ours = report.candidates.filter { $0.kind == "ours" }

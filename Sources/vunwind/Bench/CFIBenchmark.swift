@@ -152,10 +152,11 @@ enum CFIBenchmark {
     }
 
     static func render(_ r: CFIBenchmarkResult) -> String {
-        var out = "CFI: \(r.file): \(r.fdes) FDEs, \(r.rows) rows (medians of interleaved rounds; ratio = anchor / ours)\n"
+        var out = "CFI: \(r.file): \(r.fdes) FDEs, \(r.rows) rows (medians of interleaved rounds, (min, max); ratio = anchor / ours)\n"
         func line(_ m: MeasuredCandidate, _ note: String = "") {
             let pad = String(repeating: " ", count: max(0, 58 - m.name.count))
-            out += "    \(m.name)\(pad)\(Measurement.milliseconds(m.medianNanoseconds)) ms\(note)\n"
+            let spread = "(\(Measurement.milliseconds(m.minimumNanoseconds)), \(Measurement.milliseconds(m.maximumNanoseconds)))"
+            out += "    \(m.name)\(pad)\(Measurement.milliseconds(m.medianNanoseconds)) ms \(spread)\(note)\n"
         }
         func x(_ v: Double) -> String { "  \(String(format2: v, 2))x" }
         out += "  every row of every FDE\n"

@@ -30,6 +30,7 @@ struct VsyscallBenchmarkResult: Codable {
         var address: String
         var medianCycles: Double
         var minimumCycles: Double
+        var maximumCycles: Double
         /// Median minus the floor's median: what the function itself costs.
         var netMedianCycles: Double
         /// For our entries: the vDSO counterpart's name and ours / it (medians).
@@ -220,7 +221,7 @@ enum VsyscallBenchmark {
         for (i, s) in subjects.enumerated() {
             var m = VsyscallBenchmarkResult.Measured(
                 name: s.name, kind: s.kind, address: hex(s.function), medianCycles: medians[i],
-                minimumCycles: samples[i].min()!, netMedianCycles: medians[i] - floor)
+                minimumCycles: samples[i].min()!, maximumCycles: samples[i].max()!, netMedianCycles: medians[i] - floor)
             if let a = s.anchor, let j = subjects.firstIndex(where: { $0.name == a }) {
                 m.anchor = a
                 m.ratio = medians[i] / medians[j]
@@ -247,11 +248,12 @@ enum VsyscallBenchmark {
             let p = String(repeating: " ", count: max(0, w - s.count))
             return left ? p + s : s + p
         }
-        out += "    " + pad("", 44) + pad("median", 9, left: true) + pad("min", 9, left: true)
+        out += "    " + pad("", 44) + pad("median", 9, left: true) + pad("min", 9, left: true) + pad("max", 9, left: true)
             + pad("net", 9, left: true) + pad("ratio", 9, left: true) + "\n"
         for m in r.candidates {
             var line = "    " + pad(m.name, 44) + pad(String(format2: m.medianCycles, 1), 9, left: true)
                 + pad(String(format2: m.minimumCycles, 1), 9, left: true)
+                + pad(String(format2: m.maximumCycles, 1), 9, left: true)
                 + pad(m.kind == "floor" ? "" : String(format2: m.netMedianCycles, 1), 9, left: true)
             if let ratio = m.ratio { line += pad(String(format2: ratio, 2) + "x", 9, left: true) }
             out += line + "\n"

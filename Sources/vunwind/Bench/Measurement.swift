@@ -46,6 +46,21 @@ enum Measurement {
         }
     }
 
+    /// "850 ns" below 10 µs, "12.3 µs" from there.
+    static func time(_ ns: Double) -> String {
+        ns >= 10_000 ? String(format2: ns / 1000, 1) + " µs" : String(Int(ns.rounded())) + " ns"
+    }
+
+    /// One row of a per-operation table: the name padded to `width`, `detail`, then the
+    /// median (min, max) and, when there is one, the ratio to the anchor.
+    static func row(_ name: String, width: Int, detail: String = "", median: Double, minimum: Double, maximum: Double,
+                    ratio: Double?, anchor: String?) -> String {
+        var line = "  " + name + String(repeating: " ", count: max(0, width - name.count)) + " " + detail
+            + "\(time(median)) (\(time(minimum)), \(time(maximum)))"
+        if let ratio, let anchor { line += "  \(String(format2: ratio, 2))x \(anchor)" }
+        return line + "\n"
+    }
+
     static func milliseconds(_ ns: UInt64) -> String {
         let ms = Double(ns) / 1e6
         return ms < 10 ? String(format2: ms, 2) : String(format2: ms, 1)

@@ -122,13 +122,10 @@ enum UnwindBenchmark {
     }
 
     static func render(_ r: UnwindBenchmarkResult) -> String {
-        func t(_ ns: Double) -> String { ns >= 10_000 ? String(format2: ns / 1000, 1) + " µs" : String(format2: ns, 0) + " ns" }
         var out = "unwind: one backtrace from the page entry's first instruction, medians of \(r.rounds) interleaved rounds (min, max)\n"
         for x in r.rows {
-            let name = x.name + String(repeating: " ", count: max(0, 58 - x.name.count))
-            var line = "  \(name) \(x.frames) frames  \(t(x.medianNanoseconds)) (\(t(x.minimumNanoseconds)), \(t(x.maximumNanoseconds)))"
-            if let ratio = x.ratio, let anchor = x.anchor { line += "  \(String(format2: ratio, 2))x \(anchor)" }
-            out += line + "\n"
+            out += Measurement.row(x.name, width: 58, detail: "\(x.frames) frames  ", median: x.medianNanoseconds,
+                                   minimum: x.minimumNanoseconds, maximum: x.maximumNanoseconds, ratio: x.ratio, anchor: x.anchor)
         }
         return out
     }

@@ -8,18 +8,20 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cp "$root/model/vvar-lock.pml" "$dir/"
 cd "$dir"
-spin -a vvar-lock.pml > /dev/null
-cc -O2 -DSAFETY -o pan pan.c
-./pan > correct.txt 2>&1 || true
+# Generates and runs the verifier for the model with `$1` (spin's -D options), into `$2`.
+verify() {
+    spin $1 -a vvar-lock.pml > /dev/null
+    cc -O2 -DSAFETY -o pan pan.c
+    ./pan > "$2" 2>&1 || true
+}
+verify "" correct.txt
 if ! grep -q "errors: 0" correct.txt; then
     echo "make model: spin found an interleaving where a reader accepts a torn record:"
     cat correct.txt
     exit 1
 fi
 echo "model: the two-counter lock: $(grep -o '[0-9]* states, stored' correct.txt), errors: 0"
-spin -DBROKEN -a vvar-lock.pml > /dev/null
-cc -O2 -DSAFETY -o pan pan.c
-./pan > broken.txt 2>&1 || true
+verify -DBROKEN broken.txt
 if ! grep -q "assertion violated" broken.txt; then
     echo "make model: spin did not reject the reader that reads the counters in the other order:"
     cat broken.txt

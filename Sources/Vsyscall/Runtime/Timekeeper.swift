@@ -260,26 +260,17 @@ final class Timekeeper: @unchecked Sendable {
     /// forward step it caused cannot be taken back.
     func update() {
         let s = Self.sample()
-        if s.isDisturbed {
-            vu_vvar_write_begin(vvar)
-            let t1 = vu_rdtscp(nil)
-            let delta = t1 > tscBase ? t1 - tscBase : 0
-            monotonicShifted += UInt128(delta) * UInt128(mult)
-            tscBase = t1
-            publish(realtimeOffset: realtimeOffset, inSection: true)
-            vu_vvar_write_end(vvar)
-            updates.add(1, ordering: .relaxed)
-            return
-        }
-        realtimeOffset = s.realtimeOffset
-        if let length = Self.kernelSecond(), secondLength != 0, length != secondLength {
-            // The kernel's rate changed: scale ours by the same factor at once, and measure
-            // the long-term rate from here (the old reference mixes both rates).
-            nominalMult = UInt64(truncatingIfNeeded: UInt128(nominalMult) * UInt128(length) / UInt128(secondLength))
-            secondLength = length
-            first = s
-        } else if let f = first, s.tsc > f.tsc &+ 1_000_000 {
-            nominalMult = Self.rate(from: f, to: s)
+        if !s.isDisturbed {
+            realtimeOffset = s.realtimeOffset
+            if let length = Self.kernelSecond(), secondLength != 0, length != secondLength {
+                // The kernel's rate changed: scale ours by the same factor at once, and
+                // measure the long-term rate from here (the old reference mixes both rates).
+                nominalMult = UInt64(truncatingIfNeeded: UInt128(nominalMult) * UInt128(length) / UInt128(secondLength))
+                secondLength = length
+                first = s
+            } else if let f = first, s.tsc > f.tsc &+ 1_000_000 {
+                nominalMult = Self.rate(from: f, to: s)
+            }
         }
         vu_vvar_write_begin(vvar)
         // The new base, read inside the section: readers with the old data all read the
@@ -287,21 +278,23 @@ final class Timekeeper: @unchecked Sendable {
         let t1 = vu_rdtscp(nil)
         let delta = t1 > tscBase ? t1 - tscBase : 0
         var ours = monotonicShifted + UInt128(delta) * UInt128(mult)
-        let sampleAge = t1 > s.tsc ? t1 - s.tsc : 0
-        let target = (UInt128(s.monotonic) << Self.shift) + UInt128(sampleAge) * UInt128(nominalMult)
-        // More than a millisecond behind (a stall): step forward. Never step back.
-        if target > ours && target - ours > 1_000_000 * Self.nanosecond { ours = target }
-        let error = target >= ours ? Int128(target - ours) : -Int128(ours - target)
-        let tickCycles = max(UInt128(1), (UInt128(tickNanoseconds) << Self.shift) / UInt128(max(nominalMult, 1)))
-        var m = Int128(nominalMult) + error / Int128(tickCycles)
-        // Wide enough to close a tick's worth of error after a 10 % change in tens of ticks;
-        // the error term is far smaller than this in steady state (tens of ppm).
-        let bound = Int128(nominalMult) / 200
-        m = min(max(m, Int128(nominalMult) - bound), Int128(nominalMult) + bound)
+        if !s.isDisturbed {
+            let sampleAge = t1 > s.tsc ? t1 - s.tsc : 0
+            let target = (UInt128(s.monotonic) << Self.shift) + UInt128(sampleAge) * UInt128(nominalMult)
+            // More than a millisecond behind (a stall): step forward. Never step back.
+            if target > ours && target - ours > 1_000_000 * Self.nanosecond { ours = target }
+            let error = target >= ours ? Int128(target - ours) : -Int128(ours - target)
+            let tickCycles = max(UInt128(1), (UInt128(tickNanoseconds) << Self.shift) / UInt128(max(nominalMult, 1)))
+            var m = Int128(nominalMult) + error / Int128(tickCycles)
+            // Wide enough to close a tick's worth of error after a 10 % change in tens of
+            // ticks; the error term is far smaller than this in steady state (tens of ppm).
+            let bound = Int128(nominalMult) / 200
+            m = min(max(m, Int128(nominalMult) - bound), Int128(nominalMult) + bound)
+            mult = UInt64(max(m, 1))
+        }
         tscBase = t1
         monotonicShifted = ours
-        mult = UInt64(max(m, 1))
-        publish(realtimeOffset: s.realtimeOffset, inSection: true)
+        publish(realtimeOffset: realtimeOffset, inSection: true)
         vu_vvar_write_end(vvar)
         updates.add(1, ordering: .relaxed)
     }

@@ -18,6 +18,42 @@ struct MeasuredCandidate: Codable {
     var minimumNanoseconds: UInt64
     var maximumNanoseconds: UInt64
     var checksum: Int
+
+    /// The median, minimum and maximum of `samples` (nanoseconds, at least one).
+    init(name: String, samples: [UInt64], checksum: Int) {
+        let s = samples.sorted()
+        self.init(name: name, medianNanoseconds: s[s.count / 2], minimumNanoseconds: s[0],
+                  maximumNanoseconds: s[s.count - 1], checksum: checksum)
+    }
+
+    init(name: String, medianNanoseconds: UInt64, minimumNanoseconds: UInt64, maximumNanoseconds: UInt64, checksum: Int) {
+        self.name = name
+        self.medianNanoseconds = medianNanoseconds
+        self.minimumNanoseconds = minimumNanoseconds
+        self.maximumNanoseconds = maximumNanoseconds
+        self.checksum = checksum
+    }
+}
+
+/// One row of a per-operation table (unwind, registration): nanoseconds per operation,
+/// and our median over the anchor's when the row has one.
+struct TimedRow: Codable {
+    var name: String
+    /// Frames walked, for the unwind benchmark.
+    var frames: Int?
+    var medianNanoseconds: Double
+    var minimumNanoseconds: Double
+    var maximumNanoseconds: Double
+    var anchor: String?
+    var ratio: Double?
+
+    /// The name padded to `width`, `detail`, the median (min, max), the ratio.
+    func render(width: Int, detail: String = "") -> String {
+        var line = "  " + name + String(repeating: " ", count: max(0, width - name.count)) + " " + detail
+            + "\(Measurement.time(medianNanoseconds)) (\(Measurement.time(minimumNanoseconds)), \(Measurement.time(maximumNanoseconds)))"
+        if let ratio, let anchor { line += "  \(String(format2: ratio, 2))x \(anchor)" }
+        return line + "\n"
+    }
 }
 
 enum Measurement {
@@ -39,26 +75,12 @@ enum Measurement {
                 samples[i].append(now() - t0)
             }
         }
-        return candidates.indices.map { i in
-            let s = samples[i].sorted()
-            return MeasuredCandidate(name: candidates[i].name, medianNanoseconds: s[s.count / 2],
-                                     minimumNanoseconds: s[0], maximumNanoseconds: s[s.count - 1], checksum: sums[i])
-        }
+        return candidates.indices.map { MeasuredCandidate(name: candidates[$0].name, samples: samples[$0], checksum: sums[$0]) }
     }
 
     /// "850 ns" below 10 µs, "12.3 µs" from there.
     static func time(_ ns: Double) -> String {
         ns >= 10_000 ? String(format2: ns / 1000, 1) + " µs" : String(Int(ns.rounded())) + " ns"
-    }
-
-    /// One row of a per-operation table: the name padded to `width`, `detail`, then the
-    /// median (min, max) and, when there is one, the ratio to the anchor.
-    static func row(_ name: String, width: Int, detail: String = "", median: Double, minimum: Double, maximum: Double,
-                    ratio: Double?, anchor: String?) -> String {
-        var line = "  " + name + String(repeating: " ", count: max(0, width - name.count)) + " " + detail
-            + "\(time(median)) (\(time(minimum)), \(time(maximum)))"
-        if let ratio, let anchor { line += "  \(String(format2: ratio, 2))x \(anchor)" }
-        return line + "\n"
     }
 
     static func milliseconds(_ ns: UInt64) -> String {

@@ -18,18 +18,10 @@ import Glibc
 #endif
 
 struct RegistrationBenchmarkResult: Codable {
-    struct Row: Codable {
-        var name: String
-        var anchor: String?
-        var medianNanoseconds: Double
-        var minimumNanoseconds: Double
-        var maximumNanoseconds: Double
-        /// ours / anchor (for lookups: after 1,000 registrations / alone).
-        var ratio: Double?
-    }
     var rounds: Int
     var others: Int
-    var rows: [Row]
+    /// Per operation; for lookups the ratio is after 1,000 registrations over alone.
+    var rows: [TimedRow]
 }
 
 enum RegistrationBenchmark {
@@ -38,7 +30,7 @@ enum RegistrationBenchmark {
     static let cycles = 20
 
     static func run(rounds: Int) throws -> RegistrationBenchmarkResult {
-        var rows: [RegistrationBenchmarkResult.Row] = []
+        var rows: [TimedRow] = []
         // Install: one page per process, so this phase runs before the page stays.
         let size = Int(VsyscallImage.vvarOffset) + Int(VsyscallImage.pageSize)
         let install = try Measurement.interleaved([
@@ -113,8 +105,9 @@ enum RegistrationBenchmark {
             for (_, other) in othersImages { for r in lookupRegistrars { try r.deregister(other) } }
         }
         for name in names {
-            let alone = measured(name + " alone", samples[name + " alone"]!)
-            let after = measured(name + " after \(others) other registrations", samples[name + " after \(others)"]!)
+            let alone = MeasuredCandidate(name: name + " alone", samples: samples[name + " alone"]!, checksum: 0)
+            let after = MeasuredCandidate(name: name + " after \(others) other registrations",
+                                          samples: samples[name + " after \(others)"]!, checksum: 0)
             rows.append(row(after, per: Int(lookupCount), anchor: alone))
             rows.append(row(alone, per: Int(lookupCount)))
         }
@@ -138,24 +131,18 @@ enum RegistrationBenchmark {
         return out
     }
 
-    static func measured(_ name: String, _ s: [UInt64]) -> MeasuredCandidate {
-        let sorted = s.sorted()
-        return MeasuredCandidate(name: name, medianNanoseconds: sorted[sorted.count / 2], minimumNanoseconds: sorted[0],
-                                 maximumNanoseconds: sorted[sorted.count - 1], checksum: s.count)
-    }
-
-    static func row(_ m: MeasuredCandidate, per: Int, anchor: MeasuredCandidate? = nil) -> RegistrationBenchmarkResult.Row {
+    static func row(_ m: MeasuredCandidate, per: Int, anchor: MeasuredCandidate? = nil) -> TimedRow {
         let n = Double(per)
-        return .init(name: m.name, anchor: anchor?.name, medianNanoseconds: Double(m.medianNanoseconds) / n,
-                     minimumNanoseconds: Double(m.minimumNanoseconds) / n, maximumNanoseconds: Double(m.maximumNanoseconds) / n,
-                     ratio: anchor.map { Double(m.medianNanoseconds) / Double(max($0.medianNanoseconds, 1)) })
+        let ratio = anchor.map { Double(m.medianNanoseconds) / Double(max($0.medianNanoseconds, 1)) }
+        return TimedRow(name: m.name, frames: nil, medianNanoseconds: Double(m.medianNanoseconds) / n,
+                        minimumNanoseconds: Double(m.minimumNanoseconds) / n, maximumNanoseconds: Double(m.maximumNanoseconds) / n,
+                        anchor: anchor?.name, ratio: ratio)
     }
 
     static func render(_ r: RegistrationBenchmarkResult) -> String {
         var out = "registration: per operation, medians of \(r.rounds) interleaved rounds (min, max)\n"
         for x in r.rows {
-            out += Measurement.row(x.name, width: 56, median: x.medianNanoseconds, minimum: x.minimumNanoseconds,
-                                   maximum: x.maximumNanoseconds, ratio: x.ratio, anchor: x.anchor)
+            out += x.render(width: 56)
         }
         return out
     }

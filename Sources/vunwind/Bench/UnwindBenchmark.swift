@@ -20,17 +20,8 @@ import Glibc
 #endif
 
 struct UnwindBenchmarkResult: Codable {
-    struct Row: Codable {
-        var name: String
-        var frames: Int
-        var medianNanoseconds: Double
-        var minimumNanoseconds: Double
-        var maximumNanoseconds: Double
-        var anchor: String?
-        var ratio: Double?
-    }
     var rounds: Int
-    var rows: [Row]
+    var rows: [TimedRow]
 }
 
 enum UnwindBenchmark {
@@ -52,7 +43,7 @@ enum UnwindBenchmark {
         return Double(c1 &- c0) / Double(max(n1 - n0, 1))
     }
 
-    static func inProcess(rounds: Int) throws -> [UnwindBenchmarkResult.Row] {
+    static func inProcess(rounds: Int) throws -> [TimedRow] {
         let page = try Vsyscall.install(registrars: [.libgcc, .libunwind])
         defer { try? page.uninstall() }
         let rate = cyclesPerNanosecond()
@@ -97,7 +88,7 @@ enum UnwindBenchmark {
         }
     }
 
-    static func remote(rounds: Int) throws -> [UnwindBenchmarkResult.Row] {
+    static func remote(rounds: Int) throws -> [TimedRow] {
         let walkers = StackWalkTester.remoteWalkers().filter(\.readsCFI)
         // Under the entry: vu_walk_call, the nest, and main's callers, whose number depends
         // on the build: a probe counts the chain and the depth is set to make it 16.
@@ -116,7 +107,7 @@ enum UnwindBenchmark {
 
     static func median(_ s: [Double]) -> Double { s.sorted()[s.count / 2] }
 
-    static func row(_ name: String, frames: Int, _ s: [Double], anchor: (String, [Double])?) -> UnwindBenchmarkResult.Row {
+    static func row(_ name: String, frames: Int, _ s: [Double], anchor: (String, [Double])?) -> TimedRow {
         .init(name: name, frames: frames, medianNanoseconds: median(s), minimumNanoseconds: s.min() ?? 0,
               maximumNanoseconds: s.max() ?? 0, anchor: anchor?.0, ratio: anchor.map { median(s) / max(median($0.1), 1e-9) })
     }
@@ -124,8 +115,7 @@ enum UnwindBenchmark {
     static func render(_ r: UnwindBenchmarkResult) -> String {
         var out = "unwind: one backtrace from the page entry's first instruction, medians of \(r.rounds) interleaved rounds (min, max)\n"
         for x in r.rows {
-            out += Measurement.row(x.name, width: 58, detail: "\(x.frames) frames  ", median: x.medianNanoseconds,
-                                   minimum: x.minimumNanoseconds, maximum: x.maximumNanoseconds, ratio: x.ratio, anchor: x.anchor)
+            out += x.render(width: 58, detail: "\(x.frames ?? 0) frames  ")
         }
         return out
     }

@@ -45,13 +45,31 @@ public enum UnwindTableBuilder {
         try merger.finish(body)
     }
 
-    /// Every row of `fde`.
+    /// Every row of `fde`. Merges into the array as it goes (no row held back and copied
+    /// again, as `forEachRow` must): this builds the lookup cache's tables.
     public static func rows(fde: FrameDescriptionEntry, cie: CommonInformationEntry, section: CallFrameSection,
                             limits: UnwindLimits = .default,
-                            rememberedStateIncludesCFA: Bool = true) throws -> [UnwindRow] {
+                            rememberedStateIncludesCFA: Bool = true, initial cached: UnwindRow? = nil) throws -> [UnwindRow] {
+        let initial = try cached ?? initialRow(cie: cie, section: section, limits: limits)
+        var state = State(initial)
+        state.rememberedStateIncludesCFA = rememberedStateIncludesCFA
+        var machine = Machine(section: section, cie: cie, range: fde.instructions, initial: initial,
+                              start: fde.initialLocation, end: fde.pcRange.upperBound, limits: limits,
+                              tracksLocation: true)
         var out: [UnwindRow] = []
-        try forEachRow(fde: fde, cie: cie, section: section, limits: limits,
-                       rememberedStateIncludesCFA: rememberedStateIncludesCFA) { out.append($0); return true }
+        // Most FDEs have a handful of rows: one allocation instead of a growth sequence.
+        out.reserveCapacity(8)
+        try machine.run(&state) { row in
+            if let last = out.indices.last, out[last].end == row.start, out[last].hasSameRules(as: row) {
+                out[last].end = row.end
+                return true
+            }
+            guard out.count < limits.maxRows else {
+                throw CFIError(offset: section.fileOffset &+ UInt64(fde.offset), reason: .rowLimit(limits.maxRows))
+            }
+            out.append(row)
+            return true
+        }
         return out
     }
 
@@ -92,12 +110,26 @@ public enum UnwindTableBuilder {
             registers = row.registers
             argumentsSize = row.argumentsSize
         }
+
+        /// True if the CFA rule or a register rule is a DWARF expression.
+        var usesExpressions: Bool {
+            if case .expression = cfa { return true }
+            for entry in registers {
+                switch entry.rule {
+                case .expression, .valExpression: return true
+                default: continue
+                }
+            }
+            return false
+        }
     }
 
     struct Machine {
         var decoder: CallFrameInstructionDecoder
-        let cie: CommonInformationEntry
-        let section: CallFrameSection
+        // The CIE's factors, not the CIE: the machine is built per lookup, and a CIE is a
+        // couple of hundred bytes to copy.
+        let caf: UInt64
+        let daf: Int64
         /// The CIE's rules, for DW_CFA_restore (nil while running the CIE itself).
         let initialRules: RegisterRuleSet?
         let expressions: ExpressionSource
@@ -114,8 +146,8 @@ public enum UnwindTableBuilder {
         init(section: CallFrameSection, cie: CommonInformationEntry, range: Range<Int>, initial: UnwindRow?,
              start: UInt64, end: UInt64, limits: UnwindLimits, tracksLocation: Bool) {
             self.decoder = CallFrameInstructionDecoder(section: section, range: range, cie: cie)
-            self.cie = cie
-            self.section = section
+            self.caf = cie.codeAlignmentFactor
+            self.daf = cie.dataAlignmentFactor
             self.initialRules = initial?.registers
             self.expressions = section.expressionSource
             self.end = end
@@ -136,14 +168,14 @@ public enum UnwindTableBuilder {
                 if location <= t { return true }
                 if start > t { return false }
             }
+            // Only a row with an expression rule needs the section's bytes; leaving the
+            // reference out of the others spares a reference count on every copy of them.
             return try emit(UnwindRow(start: start, end: min(location, end), cfa: state.cfa,
                                       registers: state.registers, argumentsSize: state.argumentsSize,
-                                      expressions: expressions))
+                                      expressions: state.usesExpressions ? expressions : nil))
         }
 
         mutating func run(_ state: inout State, _ emit: (UnwindRow) throws -> Bool) throws {
-            let caf = cie.codeAlignmentFactor
-            let daf = cie.dataAlignmentFactor
             program: while true {
                 let at = decoder.offset
                 guard let instruction = try decoder.next() else { break program }

@@ -94,6 +94,22 @@ public struct EhFrameHeader: Sendable {
     /// The same, with the index of the table entry it came from.
     public func lookupEntry(_ pc: UInt64) throws -> (index: Int, fde: UInt64)? {
         guard count > 0 else { return nil }
+        if tableEncoding == PointerEncoding.datarel | .sdata4 {
+            // What every linker writes, searched in place: this runs once per lookup, and
+            // the constructor checked that the table fits.
+            let found: Int = bytes.withUnsafeBytes { raw in
+                var lo = 0, hi = count  // invariant: answer in [lo-1, hi)
+                while lo < hi {
+                    let mid = lo &+ (hi &- lo) >> 1
+                    let location = Int64(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: tableStart &+ mid &* 8,
+                                                                                 as: Int32.self)))
+                    // Compare as addresses, not offsets: pc - address may wrap.
+                    if UInt64(bitPattern: location) &+ address <= pc { lo = mid &+ 1 } else { hi = mid }
+                }
+                return lo
+            }
+            return found == 0 ? nil : (found - 1, try entry(found - 1).fde)
+        }
         var lo = 0
         var hi = count  // invariant: answer in [lo-1, hi)
         while lo < hi {

@@ -12,6 +12,7 @@
 //               its row cache (default) and without, against libdw: what an unwinder pays
 //               per frame.
 
+import Bytes
 import CLibdw
 import DwarfCFI
 import ELF
@@ -93,14 +94,18 @@ enum CFIBenchmark {
         ], rounds: rounds)
 
         func ours(cache: Int) throws -> Int {
-            let s = try ELFCallFrameSections(elf: try ELFFile(bytes: try readFile(file)))
+            // Read as libdw does its side: only the CFI sections, not the whole file.
+            let s = try ELFCallFrameSections(elf: try ELFFile(source: try FileByteSource(path: file)))
             let info = try CallFrameInfo(ehFrame: s.ehFrame, header: s.header, debugFrame: s.debugFrame,
                                          rowCacheCapacity: cache)
             var sum = 0
             for pc in starts {
                 guard let (row, _) = try info.row(at: pc) else { continue }
-                sum &+= row.registers.count
-                for r in UInt16(0)...16 where row.registers[r] != nil { sum &+= 1 }
+                // What libdw's side reads: the CFA rule and the rule of registers 0-16.
+                if case let .registerOffset(register, offset) = row.cfa { sum &+= Int(register) &+ Int(truncatingIfNeeded: offset) }
+                let rules = row.registers
+                sum &+= rules.count
+                for r in UInt16(0)...16 where rules[r] != nil { sum &+= 1 }
             }
             return sum
         }

@@ -9,12 +9,30 @@
 // - DW_CFA_restore of a register the CIE gave no rule makes it unspecified.
 // - Location advances inside a CIE's initial instructions are ignored for FDEs: the CIE's
 //   final state is each FDE's initial state (readelf, libdw).
-// - Consecutive rows with identical rules are merged; rows at or beyond the FDE's end are
-//   dropped (no unwinder can look them up).
+// - DW_CFA_def_cfa_register and DW_CFA_def_cfa_offset(_sf) after DW_CFA_def_cfa_expression
+//   take the offset (or register) of the last register-based CFA rule, and
+//   remember_state saves that pair too: libgcc, libunwind and readelf all do (they keep
+//   register, offset and expression side by side), and libgcrypt's assembly relies on it
+//   (an expression CFA while the stack is realigned, then def_cfa_register rsp). libdw
+//   refuses such programs.
 //
-// Rows are flushed lazily: an advance only moves the location; the stretch since the last
-// flush becomes a row just before the next rule changes (while the state still describes
-// it) and at the end. Runs of advances without rule changes cost nothing.
+// Two groupings of rows (RowGrouping):
+// - merged (lookups, `vunwind cfi --merge`): consecutive rows with identical rules are
+//   merged; rows at or beyond the FDE's end are dropped (no unwinder can look them up).
+//   Rows are flushed lazily: an advance only moves the location; the stretch since the last
+//   flush becomes a row just before the next rule changes (while the state still describes
+//   it) and at the end. Runs of advances without rule changes cost nothing.
+// - asListed (`vunwind cfi --rows`): readelf's rows exactly: the rules in force at every
+//   advance or set_loc (before it moves), and once more at the end; none merged, none
+//   dropped, a zero-length advance included.
+
+/// How rows are grouped (see UnwindTableBuilder).
+public enum RowGrouping: Sendable {
+    /// Identical neighbours merged, nothing at or past the FDE's end: what lookups see.
+    case merged
+    /// One row per advance and one at the end, as `readelf --debug-dump=frames-interp`.
+    case asListed
+}
 
 public enum UnwindTableBuilder {
     /// The CIE's initial row (rules before any FDE instruction), with range 0..<0.
@@ -33,13 +51,20 @@ public enum UnwindTableBuilder {
     public static func forEachRow(fde: FrameDescriptionEntry, cie: CommonInformationEntry,
                                   section: CallFrameSection, limits: UnwindLimits = .default,
                                   rememberedStateIncludesCFA: Bool = true, initial cached: UnwindRow? = nil,
+                                  grouping: RowGrouping = .merged,
                                   _ body: (UnwindRow) throws -> Bool) throws {
-        let initial = try cached ?? initialRow(cie: cie, section: section, limits: limits)
-        var state = State(initial)
-        state.rememberedStateIncludesCFA = rememberedStateIncludesCFA
-        var machine = Machine(section: section, cie: cie, range: fde.instructions, initial: initial,
-                              start: fde.initialLocation, end: fde.pcRange.upperBound, limits: limits,
-                              tracksLocation: true)
+        var (state, machine) = try start(fde: fde, cie: cie, section: section, limits: limits,
+                                         rememberedStateIncludesCFA: rememberedStateIncludesCFA, initial: cached)
+        if grouping == .asListed {
+            machine.rowPerAdvance = true
+            var rows = 0
+            try machine.run(&state) { row in
+                rows += 1
+                if rows > limits.maxRows { throw rowLimit(fde, section, limits) }
+                return try body(row)
+            }
+            return
+        }
         var merger = RowMerger(limit: limits.maxRows, errorOffset: section.fileOffset &+ UInt64(fde.offset))
         try machine.run(&state) { try merger.push($0, body) }
         try merger.finish(body)
@@ -49,13 +74,17 @@ public enum UnwindTableBuilder {
     /// again, as `forEachRow` must): this builds the lookup cache's tables.
     public static func rows(fde: FrameDescriptionEntry, cie: CommonInformationEntry, section: CallFrameSection,
                             limits: UnwindLimits = .default,
-                            rememberedStateIncludesCFA: Bool = true, initial cached: UnwindRow? = nil) throws -> [UnwindRow] {
-        let initial = try cached ?? initialRow(cie: cie, section: section, limits: limits)
-        var state = State(initial)
-        state.rememberedStateIncludesCFA = rememberedStateIncludesCFA
-        var machine = Machine(section: section, cie: cie, range: fde.instructions, initial: initial,
-                              start: fde.initialLocation, end: fde.pcRange.upperBound, limits: limits,
-                              tracksLocation: true)
+                            rememberedStateIncludesCFA: Bool = true, initial cached: UnwindRow? = nil,
+                            grouping: RowGrouping = .merged) throws -> [UnwindRow] {
+        if grouping == .asListed {
+            var out: [UnwindRow] = []
+            try forEachRow(fde: fde, cie: cie, section: section, limits: limits,
+                           rememberedStateIncludesCFA: rememberedStateIncludesCFA, initial: cached,
+                           grouping: .asListed) { out.append($0); return true }
+            return out
+        }
+        var (state, machine) = try start(fde: fde, cie: cie, section: section, limits: limits,
+                                         rememberedStateIncludesCFA: rememberedStateIncludesCFA, initial: cached)
         var out: [UnwindRow] = []
         // Most FDEs have a handful of rows: one allocation instead of a growth sequence.
         out.reserveCapacity(8)
@@ -64,13 +93,30 @@ public enum UnwindTableBuilder {
                 out[last].end = row.end
                 return true
             }
-            guard out.count < limits.maxRows else {
-                throw CFIError(offset: section.fileOffset &+ UInt64(fde.offset), reason: .rowLimit(limits.maxRows))
-            }
+            guard out.count < limits.maxRows else { throw rowLimit(fde, section, limits) }
             out.append(row)
             return true
         }
         return out
+    }
+
+    /// The state and machine that run `fde`'s program from its CIE's initial row.
+    private static func start(fde: FrameDescriptionEntry, cie: CommonInformationEntry, section: CallFrameSection,
+                              limits: UnwindLimits, rememberedStateIncludesCFA: Bool,
+                              initial cached: UnwindRow?) throws -> (State, Machine) {
+        let initial = try cached ?? initialRow(cie: cie, section: section, limits: limits)
+        var state = State(initial)
+        state.rememberedStateIncludesCFA = rememberedStateIncludesCFA
+        let machine = Machine(section: section, cie: cie, range: fde.instructions, initial: initial,
+                              start: fde.initialLocation, end: fde.pcRange.upperBound, limits: limits,
+                              tracksLocation: true)
+        return (state, machine)
+    }
+
+    /// More rows than `limits` allow: an error at the FDE.
+    private static func rowLimit(_ fde: FrameDescriptionEntry, _ section: CallFrameSection,
+                                 _ limits: UnwindLimits) -> CFIError {
+        CFIError(offset: section.fileOffset &+ UInt64(fde.offset), reason: .rowLimit(limits.maxRows))
     }
 
     /// The row that holds at `pc`, or nil if `pc` is outside the FDE. Runs the program only
@@ -97,18 +143,27 @@ public enum UnwindTableBuilder {
     // MARK: Machine
 
     struct State {
-        var cfa: CFARule
+        var cfa: CFARule {
+            didSet { if case let .registerOffset(r, o) = cfa { registerCFA = (r, o) } }
+        }
+        /// The register and offset of the last register-based CFA rule: what
+        /// def_cfa_register and def_cfa_offset combine with while the CFA is an expression.
+        var registerCFA: (register: UInt16, offset: Int64) = (0, 0)
         var registers = RegisterRuleSet()
         var argumentsSize: UInt64 = 0
-        var stack: [(CFARule, RegisterRuleSet)] = []
+        var stack: [(CFARule, (register: UInt16, offset: Int64), RegisterRuleSet)] = []
         var rememberedStateIncludesCFA = true
 
-        init(cfa: CFARule) { self.cfa = cfa }
+        init(cfa: CFARule) {
+            self.cfa = cfa
+            if case let .registerOffset(r, o) = cfa { registerCFA = (r, o) }
+        }
 
         init(_ row: UnwindRow) {
             cfa = row.cfa
             registers = row.registers
             argumentsSize = row.argumentsSize
+            if case let .registerOffset(r, o) = row.cfa { registerCFA = (r, o) }
         }
 
         /// True if the CFA rule or a register rule is a DWARF expression.
@@ -138,6 +193,8 @@ public enum UnwindTableBuilder {
         let tracksLocation: Bool
         /// A point lookup: rows wholly before it are not built, rows after it stop the run.
         var target: UInt64?
+        /// RowGrouping.asListed: a row at every advance (before it moves) and at the end.
+        var rowPerAdvance = false
         /// The current location, and where the stretch of unchanged rules began.
         var location: UInt64
         var pendingStart: UInt64
@@ -188,17 +245,25 @@ public enum UnwindTableBuilder {
                 func factored(_ f: Int64) throws -> Int64 {
                     let (v, o) = f.multipliedReportingOverflow(by: daf)
                     // An overflowing offset cannot address anything; report it as out of range.
-                    if o { throw CFIError(offset: at, reason: .entryLengthOutOfRange(UInt64(bitPattern: f))) }
+                    if o { throw CFIError(offset: at, reason: .factoredOffsetOverflow(f, factor: daf)) }
                     return v
                 }
                 func factoredU(_ f: UInt64) throws -> Int64 {
-                    guard let s = Int64(exactly: f) else { throw CFIError(offset: at, reason: .entryLengthOutOfRange(f)) }
+                    guard let s = Int64(exactly: f) else { throw CFIError(offset: at, reason: .offsetOutOfRange(f)) }
                     return try factored(s)
                 }
                 func move(to newLocation: UInt64) throws -> Bool {
                     guard tracksLocation else { return true }
                     if newLocation < location {
                         throw CFIError(offset: at, reason: .locationDecreases(from: location, to: newLocation))
+                    }
+                    if rowPerAdvance {
+                        let row = UnwindRow(start: location, end: newLocation, cfa: state.cfa, registers: state.registers,
+                                            argumentsSize: state.argumentsSize,
+                                            expressions: state.usesExpressions ? expressions : nil)
+                        location = newLocation
+                        pendingStart = newLocation
+                        return try emit(row)
                     }
                     location = newLocation
                     // Beyond the FDE's end nothing can be looked up: finish the last row.
@@ -220,30 +285,20 @@ public enum UnwindTableBuilder {
                     break
                 }
                 // A rule is about to change: the stretch so far keeps the old rules.
-                if try !flush(state, emit) { return }
+                if !rowPerAdvance, try !flush(state, emit) { return }
                 switch instruction {
                 case let .defCfa(r, off):
-                    guard let o = Int64(exactly: off) else { throw CFIError(offset: at, reason: .entryLengthOutOfRange(off)) }
+                    guard let o = Int64(exactly: off) else { throw CFIError(offset: at, reason: .offsetOutOfRange(off)) }
                     state.cfa = .registerOffset(register: try reg(r), offset: o)
                 case let .defCfaSf(r, f):
                     state.cfa = .registerOffset(register: try reg(r), offset: try factored(f))
                 case let .defCfaRegister(r):
-                    let newReg = try reg(r)
-                    guard case let .registerOffset(_, o) = state.cfa else {
-                        throw CFIError(offset: at, reason: .cfaNotRegisterBased)
-                    }
-                    state.cfa = .registerOffset(register: newReg, offset: o)
+                    state.cfa = .registerOffset(register: try reg(r), offset: state.registerCFA.offset)
                 case let .defCfaOffset(off):
-                    guard case let .registerOffset(r, _) = state.cfa else {
-                        throw CFIError(offset: at, reason: .cfaNotRegisterBased)
-                    }
-                    guard let o = Int64(exactly: off) else { throw CFIError(offset: at, reason: .entryLengthOutOfRange(off)) }
-                    state.cfa = .registerOffset(register: r, offset: o)
+                    guard let o = Int64(exactly: off) else { throw CFIError(offset: at, reason: .offsetOutOfRange(off)) }
+                    state.cfa = .registerOffset(register: state.registerCFA.register, offset: o)
                 case let .defCfaOffsetSf(f):
-                    guard case let .registerOffset(r, _) = state.cfa else {
-                        throw CFIError(offset: at, reason: .cfaNotRegisterBased)
-                    }
-                    state.cfa = .registerOffset(register: r, offset: try factored(f))
+                    state.cfa = .registerOffset(register: state.registerCFA.register, offset: try factored(f))
                 case let .defCfaExpression(bytes):
                     state.cfa = .expression(RuleExpression(bytes.indices))
                 case let .undefined(r):
@@ -273,12 +328,15 @@ public enum UnwindTableBuilder {
                     guard state.stack.count < limits.maxRememberDepth else {
                         throw CFIError(offset: at, reason: .rememberStackOverflow(limit: limits.maxRememberDepth))
                     }
-                    state.stack.append((state.cfa, state.registers))
+                    state.stack.append((state.cfa, state.registerCFA, state.registers))
                 case .restoreState:
-                    guard let (cfa, regs) = state.stack.popLast() else {
+                    guard let (cfa, registerCFA, regs) = state.stack.popLast() else {
                         throw CFIError(offset: at, reason: .restoreWithEmptyStack)
                     }
-                    if state.rememberedStateIncludesCFA { state.cfa = cfa }
+                    if state.rememberedStateIncludesCFA {
+                        state.cfa = cfa
+                        state.registerCFA = registerCFA
+                    }
                     state.registers = regs
                 case let .argsSize(n):
                     state.argumentsSize = n
@@ -291,6 +349,14 @@ public enum UnwindTableBuilder {
                 }
             }
             // The rules in force now hold to the end of the FDE.
+            if tracksLocation && rowPerAdvance {
+                // readelf prints the final rules wherever the location stands, even at or
+                // past the FDE's end.
+                _ = try emit(UnwindRow(start: location, end: max(location, end), cfa: state.cfa,
+                                       registers: state.registers, argumentsSize: state.argumentsSize,
+                                       expressions: state.usesExpressions ? expressions : nil))
+                return
+            }
             if tracksLocation && pendingStart < end {
                 location = end
                 _ = try flush(state, emit)

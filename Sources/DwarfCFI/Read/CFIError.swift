@@ -16,7 +16,10 @@ public struct CFIError: LocatedError, Equatable {
         case unknownOpcode(UInt8)
         case registerOutOfRange(UInt64)
         case locationDecreases(from: UInt64, to: UInt64)
-        case cfaNotRegisterBased
+        /// An unsigned offset operand beyond Int64's range (no address is that far).
+        case offsetOutOfRange(UInt64)
+        /// A factored offset whose product with the data alignment factor overflows.
+        case factoredOffsetOverflow(Int64, factor: Int64)
         case rememberStackOverflow(limit: Int)
         case restoreWithEmptyStack
         case rowLimit(Int)
@@ -59,7 +62,8 @@ public struct CFIError: LocatedError, Equatable {
         case let .unknownOpcode(o): return "unknown CFA opcode \(hex(UInt64(o)))"
         case let .registerOutOfRange(r): return "register \(r) is beyond the supported \(DwarfRegister.maximum)"
         case let .locationDecreases(f, t): return "location moves back from \(hex(f)) to \(hex(t))"
-        case .cfaNotRegisterBased: return "CFA offset or register changed while the CFA is an expression"
+        case let .offsetOutOfRange(o): return "offset \(hex(o)) is beyond the signed 64-bit range"
+        case let .factoredOffsetOverflow(f, factor): return "factored offset \(f) times data alignment factor \(factor) overflows 64 bits"
         case let .rememberStackOverflow(l): return "more than \(l) nested DW_CFA_remember_state"
         case .restoreWithEmptyStack: return "DW_CFA_restore_state with no remembered state"
         case let .rowLimit(l): return "more than \(l) rows"

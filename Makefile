@@ -6,10 +6,11 @@ SWIFT      ?= swift
 CONFIG     ?= release
 BIN         = .build/$(CONFIG)/vunwind
 
-# What the build links (libdw, libelf, libunwind, liblzma for libunwind-ptrace) and the
-# judges the tests run (readelf/objdump, eu-*, llvm-*, gdb, perf).
-DEBIAN_PACKAGES = libdw-dev libelf-dev libunwind-dev liblzma-dev elfutils gdb binutils llvm \
-                  linux-perf g++ pkg-config strace spin
+# What the build links (libdw, libelf, libunwind, liblzma for libunwind-ptrace, zlib and
+# libzstd for compressed sections) and the judges the tests run (readelf/objdump, eu-*,
+# llvm-*, gdb, perf).
+DEBIAN_PACKAGES = libdw-dev libelf-dev libunwind-dev liblzma-dev zlib1g-dev libzstd-dev elfutils gdb binutils llvm \
+                  linux-perf g++ pkg-config strace spin time
 
 .PHONY: deps build test demo bench install model clean
 

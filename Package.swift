@@ -33,7 +33,9 @@ let package = Package(
         // format reader so untrusted bytes are read in exactly one way.
         .target(name: "Bytes"),
         .target(name: "DwarfCFI", dependencies: ["Bytes"]),
-        .target(name: "ELF", dependencies: ["Bytes"]),
+        .target(name: "ELF", dependencies: ["Bytes", "CDecompress"]),
+        // zlib and libzstd for compressed sections (SHF_COMPRESSED, .zdebug_*).
+        .target(name: "CDecompress", linkerSettings: [.linkedLibrary("z"), .linkedLibrary("zstd")]),
         .target(
             name: "Unwind",
             dependencies: ["Bytes", "DwarfCFI", "ELF", "CVunwind"]),

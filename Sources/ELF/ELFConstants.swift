@@ -50,6 +50,21 @@ public enum ELF {
     public static let shfWrite: UInt64 = 1
     public static let shfAlloc: UInt64 = 2
     public static let shfExecinstr: UInt64 = 4
+    public static let shfCompressed: UInt64 = 0x800
+    // Elf64_Chdr (SHF_COMPRESSED) and its ch_type
+    public static let compressionHeaderSize = 24
+    public static let compressZlib: UInt32 = 1
+    public static let compressZstd: UInt32 = 2
+    // sh_type
+    public static let shtRel: UInt32 = 9
+    // x86-64 relocation types (psABI table 4.9) that CFI sections carry
+    public static let rX86_64None: UInt32 = 0
+    public static let rX86_64_64: UInt32 = 1
+    public static let rX86_64PC32: UInt32 = 2
+    public static let rX86_64_32: UInt32 = 10
+    public static let rX86_64_32S: UInt32 = 11
+    public static let rX86_64PC64: UInt32 = 24
+    public static let relaEntrySize = 24
     // Special section indices
     public static let shnUndef: UInt16 = 0
     public static let shnAbs: UInt16 = 0xfff1

@@ -17,6 +17,11 @@ public struct ELFError: LocatedError, Equatable {
         case badNote(String)
         case noSuchSection(String)
         case notACore(String)
+        case badCompressionHeader(String)
+        case unsupportedCompression(UInt32)
+        case decompressedSizeLimit(UInt64, limit: UInt64)
+        case decompressionFailed(String)
+        case badRelocation(String)
     }
 
     public let offset: UInt64
@@ -42,6 +47,12 @@ public struct ELFError: LocatedError, Equatable {
         case let .badNote(why): return "malformed note: \(why)"
         case let .noSuchSection(name): return "no section \(printableText(name.utf8))"
         case let .notACore(why): return "not an x86-64 core: \(why)"
+        case let .badCompressionHeader(why): return "bad compressed section header: \(why)"
+        case let .unsupportedCompression(t): return "compression type \(t) is not supported (zlib 1 and zstd 2 are)"
+        case let .decompressedSizeLimit(n, limit):
+            return "decompressed size \(n) is beyond the limit of \(limit) bytes"
+        case let .decompressionFailed(why): return "cannot decompress: \(printableText(why.utf8))"
+        case let .badRelocation(why): return "bad relocation: \(why)"
         }
     }
 }

@@ -165,6 +165,16 @@ public struct ELFFile: Sendable {
         return try source.bytes(at: section.offset, count: section.size)
     }
 
+    /// A section's bytes as its readers must see them: decompressed (SHF_COMPRESSED, GNU
+    /// `.zdebug_*`) and, in a relocatable object, with its relocations applied.
+    public func decodedContents(of section: SectionHeader) throws -> [UInt8] {
+        var bytes = try contents(of: section)
+        if CompressedSection.isCompressed(section, raw: bytes) {
+            bytes = try CompressedSection.decompress(bytes, section: section)
+        }
+        return try SectionRelocations.apply(to: bytes, section: section, of: self)
+    }
+
     public func contents(ofSectionNamed name: String) throws -> [UInt8]? {
         guard let s = section(named: name) else { return nil }
         return try contents(of: s)

@@ -19,7 +19,8 @@ struct WalkedEntry {
 }
 
 enum CFIWalk {
-    static func forEach(_ section: CallFrameSection, rows withRows: Bool, _ body: (WalkedEntry) throws -> Void) throws {
+    static func forEach(_ section: CallFrameSection, rows withRows: Bool, grouping: RowGrouping,
+                        _ body: (WalkedEntry) throws -> Void) throws {
         var cies: [Int: CommonInformationEntry] = [:]
         var cieColumns: [Int: RegisterMask] = [:]
         func allNops(_ r: Range<Int>) -> Bool { section.bytes[r].allSatisfy { $0 == CallFrameOpcode.nop } }
@@ -42,7 +43,7 @@ enum CFIWalk {
                 let cie = try cies[fde.cieOffset] ?? section.cie(at: fde.cieOffset)
                 var e = WalkedEntry(kind: .fde(fde, cie))
                 if withRows {
-                    e.rows = try UnwindTableBuilder.rows(fde: fde, cie: cie, section: section)
+                    e.rows = try UnwindTableBuilder.rows(fde: fde, cie: cie, section: section, grouping: grouping)
                     let inherited = try cieColumns[cie.offset]
                         ?? FrameProgram.referencedRegisters(range: cie.instructions, cie: cie, section: section)
                     e.columns = inherited.union(try FrameProgram.referencedRegisters(range: fde.instructions, cie: cie,
@@ -69,19 +70,46 @@ enum CFIText {
     /// Streams the listing: the header of each table is known before its rows (its columns
     /// are the registers the instructions name), so rows go from the evaluator straight to
     /// text, with no row arrays.
-    static func render(_ found: ELFCallFrameSections, rows withRows: Bool) throws -> [UInt8] {
+    /// Listings up to this size are held until the end, so that bad input leaves stdout
+    /// empty; longer ones go to `spill` in pieces of this size as they are made (a 100,000
+    /// FDE object lists 28 MB), so memory stays near readelf's.
+    static let heldBytes = 1 << 20
+
+    static func render(_ found: ELFCallFrameSections, rows withRows: Bool, grouping: RowGrouping,
+                       spill: ([UInt8]) -> Void = { _ in }) throws -> [UInt8] {
         // Listings run to about 12 bytes of text per byte of CFI: reserve once.
-        let cfiBytes = (found.ehFrame?.bytes.count ?? 0) + (found.debugFrame?.bytes.count ?? 0)
-        var b = ListingBuffer(capacity: withRows ? cfiBytes * 12 : cfiBytes)
-        for section in [found.ehFrame, found.debugFrame].compactMap({ $0 }) {
-            b.append("Contents of the \(section.kind.rawValue) section:\n\n\n")
+        let cfiBytes = found.listed.reduce(0) { $0 + ($1.section?.bytes.count ?? 0) }
+        var b = ListingBuffer(capacity: min(withRows ? cfiBytes * 12 : cfiBytes, heldBytes + (1 << 16)))
+        func spillIfFull() {
+            if b.bytes.count >= heldBytes {
+                spill(b.bytes)
+                b.removeAll()
+            }
+        }
+        for listed in found.listed {
+            guard let section = listed.section else {
+                b.append(listed.isNobits ? "section '\(listed.name)' has the NOBITS type - its contents are unreliable.\n"
+                                         : "\nSection '\(listed.name)' has no debugging data.\n")
+                continue
+            }
+            // readelf's layout: a blank line before each entry, two after a terminator (and
+            // the zero bytes that follow a terminator skipped, as readelf skips them), one
+            // at the end of the section.
+            b.append("Contents of the \(listed.name) section:\n\n")
             var cies: [Int: (cie: CommonInformationEntry, columns: RegisterMask)] = [:]
             func allNops(_ r: Range<Int>) -> Bool { section.bytes[r].allSatisfy { $0 == CallFrameOpcode.nop } }
-            try section.forEachEntry { entry in
+            var offset = 0
+            while offset < section.bytes.count {
+                let (entry, next) = try section.entry(at: offset)
+                offset = next
+                b.newline()
                 switch entry {
-                case let .terminator(offset):
-                    b.hex(UInt64(offset), width: 8)
-                    b.append(" ZERO terminator\n" as StaticString)
+                case let .terminator(at):
+                    b.hex(UInt64(at), width: 8)
+                    b.append(" ZERO terminator\n\n" as StaticString)
+                    // The 4 bytes of the length were zero; readelf moves on to the first
+                    // non-zero byte after them.
+                    while offset < section.bytes.count && section.bytes[offset] == 0 { offset += 1 }
                 case let .cie(cie):
                     let columns = try FrameProgram.referencedRegisters(range: cie.instructions, cie: cie, section: section)
                     cies[cie.offset] = (cie, columns)
@@ -105,15 +133,14 @@ enum CFIText {
                         let columns = known.columns.union(
                             try FrameProgram.referencedRegisters(range: fde.instructions, cie: cie, section: section)).registers
                         FrameTableListing.header(columns: columns, returnAddressRegister: cie.returnAddressRegister, into: &b)
-                        try UnwindTableBuilder.forEachRow(fde: fde, cie: cie, section: section) { row in
+                        try UnwindTableBuilder.forEachRow(fde: fde, cie: cie, section: section, grouping: grouping) { row in
                             FrameTableListing.row(row, columns: columns, into: &b)
                             return true
                         }
                     }
                 }
-                b.newline()
+                spillIfFull()
             }
-            // readelf ends each section with one more blank line.
             b.newline()
         }
         return b.bytes
@@ -156,12 +183,16 @@ struct CFIReport: Encodable {
     var file: String
     var sections: [Section]
 
-    init(path: String, found: ELFCallFrameSections, rows: Bool) throws {
+    init(path: String, found: ELFCallFrameSections, rows: Bool, grouping: RowGrouping) throws {
         file = path
         sections = []
-        for section in [found.ehFrame, found.debugFrame].compactMap({ $0 }) {
+        for listed in found.listed {
+            guard let section = listed.section else {
+                sections.append(Section(name: listed.name, address: 0, entries: []))
+                continue
+            }
             var entries: [Entry] = []
-            try CFIWalk.forEach(section, rows: rows) { e in
+            try CFIWalk.forEach(section, rows: rows, grouping: grouping) { e in
                 switch e.kind {
                 case let .terminator(offset):
                     entries.append(Entry(kind: "terminator", offset: offset, length: 4))
@@ -185,7 +216,7 @@ struct CFIReport: Encodable {
                     entries.append(x)
                 }
             }
-            sections.append(Section(name: section.kind.rawValue, address: section.address, entries: entries))
+            sections.append(Section(name: listed.name, address: section.address, entries: entries))
         }
     }
 

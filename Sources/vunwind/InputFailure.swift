@@ -18,6 +18,8 @@ enum InputFailure {
             report("\(subject): \(e.description)")
         } catch let e as FileReadError {
             report("\(subject): \(e.message)")
+        } catch let e as FileError {
+            report("\(subject): \(e.message)")
         } catch let e as ExitCode {
             throw e
         } catch {

@@ -50,18 +50,19 @@ final class CFICommandTests: XCTestCase {
         XCTAssertGreaterThan(try compareWithReadelf(path), 5)
     }
 
-    // Beyond row equality: where the CFI is written so that every advance changes a rule
-    // (as readelf prints a row at every advance and we merge identical ones), the two
-    // listings are the same bytes. libgcc_s and libstdc++ are such files, and so is the
-    // vsyscall page (its tracker puts remember_state where the last rule changed).
-    func testCFIRowsOutputIsByteIdenticalToReadelfForLibgccSLibstdcxxAndTheEmittedPage() throws {
+    // Beyond row equality: `--rows` prints readelf's rows (one per advance, one at each
+    // FDE's end, none merged), so the two listings are the same bytes: libgcc_s,
+    // libstdc++, libc, libgcrypt (whose CFA expressions are followed by def_cfa_register)
+    // and the vsyscall page.
+    func testCFIRowsOutputIsByteIdenticalToReadelfForLibgccSLibstdcxxLibcLibgcryptAndTheEmittedPage() throws {
         let dir = try Tools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let page = dir.appendingPathComponent("page.so").path
         let vunwind = try Tools.product("vunwind")
         let emit = try Subprocess.run(vunwind, ["emit", "--elf", page])
         XCTAssertEqual(emit.status, 0, emit.stderr)
-        for path in [try SystemLibraries.path("libgcc_s.so.1"), try SystemLibraries.path("libstdc++.so.6"), page] {
+        for path in [try SystemLibraries.path("libgcc_s.so.1"), try SystemLibraries.path("libstdc++.so.6"),
+                     try SystemLibraries.path("libc.so.6"), try SystemLibraries.path("libgcrypt.so.20"), page] {
             let readelf = try Subprocess.run(try Tools.path("readelf"), ["--debug-dump=no-follow-links", "--debug-dump=frames-interp", path])
             let ours = try Subprocess.run(vunwind, ["cfi", "--rows", path])
             XCTAssertEqual(ours.status, 0, ours.stderr)
@@ -74,6 +75,69 @@ final class CFICommandTests: XCTestCase {
                         + "\n ours    \(first < b.count ? String(b[first]) : "<end>")")
             }
         }
+    }
+
+    /// `vunwind cfi --rows` and readelf on `path`: (ours, readelf's), after checking that
+    /// they are the same bytes.
+    func assertByteIdenticalToReadelf(_ path: String, line: UInt = #line) throws -> String {
+        let readelf = try Subprocess.run(try Tools.path("readelf"), ["--debug-dump=no-follow-links", "--debug-dump=frames-interp", path])
+        let ours = try Subprocess.run(try Tools.product("vunwind"), ["cfi", "--rows", path])
+        XCTAssertEqual(ours.status, 0, ours.stderr, line: line)
+        XCTAssertEqual(ours.stdout, readelf.stdout, path, line: line)
+        return ours.stdout
+    }
+
+    // One fixture per class of file the sweep against readelf found refused or dropped
+    // (fixtures/README.md): each listing is readelf's, byte for byte, and shows the fact
+    // that was lost.
+    func testCFIRowsListsEachFileClassFixtureExactlyAsReadelfDoes() throws {
+        // A CFA expression followed by def_cfa_register rsp: rsp plus the offset before it.
+        let realigned = try assertByteIdenticalToReadelf(Tools.fixture("cfa-expression.so"))
+        XCTAssertEqual(realigned.components(separatedBy: "0000000000001011 exp      c-16  c-8   \n0000000000001017 rsp+16   c-16  c-8   \n").count, 3,
+                       "in .eh_frame and in .debug_frame")
+        // Compressed .debug_frame (zlib, zstd) and GNU .zdebug_frame, beside a plain .eh_frame.
+        for (fixture, name) in [("debug-frame-zlib.so", ".debug_frame"), ("debug-frame-zstd.so", ".debug_frame"),
+                                ("debug-frame-zlib-gnu.so", ".zdebug_frame")] {
+            let text = try assertByteIdenticalToReadelf(Tools.fixture(fixture))
+            let parts = text.components(separatedBy: "Contents of the \(name) section:")
+            XCTAssertEqual(parts.count, 2, fixture)
+            XCTAssertTrue(parts[0].hasPrefix("Contents of the .eh_frame section:"), fixture)
+            // 66 functions: 64 f-functions, sink and realigned.
+            XCTAssertEqual(parts[1].components(separatedBy: " FDE cie=").count - 1, 66, fixture)
+        }
+        // An empty .eh_frame, then the assembler's, relocated: pc ranges from 0.
+        let object = try assertByteIdenticalToReadelf(Tools.fixture("two-eh-frames.o"))
+        XCTAssertTrue(object.hasPrefix("\nSection '.eh_frame' has no debugging data.\nContents of the .eh_frame section:"))
+        XCTAssertTrue(object.contains("FDE cie=00000000 pc=0000000000000000..0000000000000027\n"))
+        XCTAssertTrue(object.contains("FDE cie=00000000 pc=0000000000000030..0000000000000066\n"))
+        // A separate debug file: .eh_frame NOBITS (readelf's one-line notice), .debug_frame listed.
+        let separate = try assertByteIdenticalToReadelf(Tools.fixture("cfa-expression.debug"))
+        XCTAssertTrue(separate.hasPrefix("section '.eh_frame' has the NOBITS type - its contents are unreliable.\nContents of the .debug_frame section:"))
+        XCTAssertTrue(separate.contains("0000000000001017 rsp+16   c-16  c-8   \n"))
+        // .debug_frame of an object: R_X86_64_32 and R_X86_64_64 applied.
+        let debug = try assertByteIdenticalToReadelf(Tools.fixture("debug-frame-relocatable.o"))
+        XCTAssertTrue(debug.contains("00000018 000000000000003c 00000000 FDE cie=00000000 pc=0000000000000000..000000000000004a\n"))
+    }
+
+    func testCFIMergeFlagGivesTheTableALookupSeesWithIdenticalNeighboursMerged() throws {
+        let vunwind = try Tools.product("vunwind")
+        let path = try SystemLibraries.path("libgcrypt.so.20")
+        let listed = try Subprocess.run(vunwind, ["cfi", "--rows", path])
+        let merged = try Subprocess.run(vunwind, ["cfi", "--rows", "--merge", path])
+        XCTAssertEqual(merged.status, 0, merged.stderr)
+        // Normalized the same way, the two tables agree; merged has fewer rows.
+        let a = FrameListing(text: merged.stdout), b = FrameListing(text: listed.stdout)
+        XCTAssertEqual(a.entryCount, b.entryCount)
+        var rows = 0
+        for (section, entries) in b.entries {
+            for offset in entries.keys {
+                let m = a.normalizedRows(section: section, offset: offset), l = b.normalizedRows(section: section, offset: offset)
+                if m != l { XCTFail("\(section) entry 0x\(String(offset, radix: 16)): merged \(m), listed \(l)") }
+                rows += l.count
+            }
+        }
+        XCTAssertGreaterThan(rows, 10_000, "libgcrypt has 13,072 rows")
+        XCTAssertLessThan(merged.stdout.utf8.count, listed.stdout.utf8.count)
     }
 
     func testCFIVDSOFlagListsTheVDSOThatAFileDumpOfItListsToo() throws {

@@ -20,6 +20,8 @@ public struct ListingBuffer: Sendable {
     public mutating func append(bytes more: [UInt8]) { bytes.append(contentsOf: more) }
     public mutating func append(byte: UInt8) { bytes.append(byte) }
     public mutating func newline() { bytes.append(0x0a) }
+    /// Empties the buffer (after its bytes were written out), keeping its storage.
+    public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
 
     /// `value` in lowercase hex, zero-padded to `width` digits.
     public mutating func hex(_ value: UInt64, width: Int) {

@@ -205,7 +205,10 @@ public struct ELFFile: Sendable {
     public func fileOffset(ofAddress address: UInt64) -> UInt64? {
         for p in programHeaders where p.type == ELF.ptLoad {
             if address >= p.virtualAddress && address - p.virtualAddress < p.fileSize {
-                return p.offset + (address - p.virtualAddress)
+                // p_offset is untrusted (a target's memory, a hostile file): an offset
+                // past 2^64 is no offset (the fuzz-image target trapped here).
+                let (offset, overflow) = p.offset.addingReportingOverflow(address - p.virtualAddress)
+                return overflow ? nil : offset
             }
         }
         return nil

@@ -4,6 +4,8 @@
 // 2^64 - 1 and the note parser refuses the entry with a typed error at its offset.
 
 import ELF
+import Foundation
+import TestSupport
 import XCTest
 
 final class WrappingRangeTests: XCTestCase {
@@ -18,6 +20,24 @@ final class WrappingRangeTests: XCTestCase {
         let p = ProgramHeader(type: ELF.ptLoad, flags: ELF.pfR, offset: 0, virtualAddress: 0xffff_ffff_ffff_f000,
                               fileSize: 0, memorySize: 0x2000, alignment: 0x1000)
         XCTAssertEqual(p.addressRange, 0xffff_ffff_ffff_f000..<UInt64.max)
+    }
+
+    // Found by the fuzz-image target: a PT_LOAD whose p_offset plus the address's distance
+    // into it passes 2^64 trapped in fileOffset(ofAddress:) (reached from a memory image's
+    // PT_GNU_EH_FRAME). It is no offset.
+    func testAFileOffsetPast2To64OfAHostileSegmentIsNilInsteadOfTrapping() throws {
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: Tools.fixture("cfa-expression.so"))))
+        // Program header 0 (the first PT_LOAD, at e_phoff 64): p_offset is 8 bytes in.
+        for i in 0..<8 { bytes[64 + 8 + i] = i == 0 ? 0x00 : 0xff }
+        let elf = try ELFFile(bytes: bytes)
+        let load = try XCTUnwrap(elf.programHeaders.first)
+        XCTAssertEqual(load.type, ELF.ptLoad)
+        XCTAssertEqual(load.offset, 0xffff_ffff_ffff_ff00)
+        XCTAssertNil(elf.fileOffset(ofAddress: load.virtualAddress + 0x100))
+        XCTAssertEqual(elf.fileOffset(ofAddress: load.virtualAddress + 0xff), UInt64.max)
+        // The file's other segments still map.
+        let second = try XCTUnwrap(elf.programHeaders.dropFirst().first { $0.type == ELF.ptLoad })
+        XCTAssertEqual(elf.fileOffset(ofAddress: second.virtualAddress + 4), second.offset + 4)
     }
 
     func testANoteEntryWhoseEndWrapsIsATypedErrorAtItsAddressFieldsOffset() throws {

@@ -3,9 +3,9 @@
 // -gz=zlib|zstd`) and GNU's older `.zdebug_*` sections ("ZLIB", the size as 8 big-endian
 // bytes, a zlib stream; `-gz=zlib-gnu`).
 //
-// The size a header declares is untrusted: above `sizeLimit` it is refused, and the
-// buffer is allocated without being written, so untouched pages cost nothing; the stream
-// must make exactly that many bytes.
+// The size a header declares is untrusted: above `sizeLimit` it is refused, the buffer
+// grows with what the stream makes (not with what the header claims), and the stream must
+// make exactly the declared number of bytes.
 
 import Bytes
 import CDecompress
@@ -51,22 +51,33 @@ public enum CompressedSection {
             throw ELFError(offset: at &+ 8, reason: .decompressedSizeLimit(size, limit: sizeLimit))
         }
         if size == 0 { return [] }
+        // The buffer grows with what the stream really makes (from 64 times the compressed
+        // size, by 8x), so a header that claims a gigabyte over a short stream allocates
+        // in proportion to the stream, not to the claim.
+        var capacity = UInt64(min(size, max(1 << 16, UInt64(raw.count) &* 64)))
         var status: Int32 = 0
         var detail: UnsafePointer<CChar>?
         var made = 0
-        let out = [UInt8](unsafeUninitializedCapacity: Int(size)) { buffer, initialized in
-            var produced = 0
-            raw.withUnsafeBytes { src in
-                let stream = UnsafeRawBufferPointer(rebasing: src[dataStart...])
-                status = type == ELF.compressZlib
-                    ? vu_inflate_zlib(stream.baseAddress, stream.count, buffer.baseAddress, buffer.count, &produced, &detail)
-                    : vu_decompress_zstd(stream.baseAddress, stream.count, buffer.baseAddress, buffer.count, &produced, &detail)
+        var out: [UInt8] = []
+        while true {
+            out = [UInt8](unsafeUninitializedCapacity: Int(capacity)) { buffer, initialized in
+                var produced = 0
+                raw.withUnsafeBytes { src in
+                    let stream = UnsafeRawBufferPointer(rebasing: src[dataStart...])
+                    status = type == ELF.compressZlib
+                        ? vu_inflate_zlib(stream.baseAddress, stream.count, buffer.baseAddress, buffer.count, &produced, &detail)
+                        : vu_decompress_zstd(stream.baseAddress, stream.count, buffer.baseAddress, buffer.count, &produced,
+                                             &detail)
+                }
+                // Only a complete stream counts as initialized; anything else is thrown away.
+                initialized = status == Int32(VU_DECOMPRESS_OK) ? Int(capacity) : 0
+                made = produced
             }
-            // Only what the stream wrote counts as initialized; on any failure that is
-            // thrown away below.
-            initialized = status == Int32(VU_DECOMPRESS_OK) ? Int(size) : 0
-            made = produced
+            guard status == Int32(VU_DECOMPRESS_LONG), capacity < size else { break }
+            capacity = min(size, capacity &* 8)
         }
+        // A stream that ended inside a buffer smaller than the declared size is short.
+        if status == Int32(VU_DECOMPRESS_OK) && capacity < size { status = Int32(VU_DECOMPRESS_SHORT) }
         let streamAt = at &+ UInt64(dataStart)
         switch status {
         case Int32(VU_DECOMPRESS_OK): return out

@@ -12,7 +12,7 @@ BIN         = .build/$(CONFIG)/vunwind
 DEBIAN_PACKAGES = libdw-dev libelf-dev libunwind-dev liblzma-dev zlib1g-dev libzstd-dev elfutils gdb binutils llvm \
                   linux-perf g++ pkg-config strace spin time
 
-.PHONY: deps build test demo bench install model clean
+.PHONY: deps build test demo bench install model fuzz clean
 
 deps:
 	@sh scripts/deps.sh $(DEBIAN_PACKAGES)
@@ -40,6 +40,12 @@ demo: build
 
 bench: build
 	$(BIN) bench
+
+# libFuzzer + AddressSanitizer on every parser of untrusted bytes (scripts/fuzz.sh):
+# SECONDS per target, or RUNS=N for the deterministic smoke CI runs.
+SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(SECONDS) RUNS=$(RUNS) bash scripts/fuzz.sh
 
 # The C library, header, linker script and vunwind-vsyscall.pc under PREFIX.
 PREFIX ?= /usr/local

@@ -50,7 +50,7 @@ else
     diff "$work/readelf.txt" "$work/ours.txt" | awk 'NR<=20'
     exit 1
 fi
-sed -n '/FDE.*pc=0000600000001000/,/^$/p' "$work/readelf.txt" | sed 's/^/   /'
+sed -n '/FDE.*pc=0000550000001000/,/^$/p' "$work/readelf.txt" | sed 's/^/   /'
 
 section "3. A C program calls the entries by address (examples/c/vgettimeofday.c)"
 cc_page "$work/vgettimeofday" examples/c/vgettimeofday.c

@@ -17,7 +17,7 @@ install -m 0755 "$build/libvunwind-vsyscall.so" "$prefix/lib/"
 install -m 0644 "$repo/include/vunwind/vsyscall.h" "$prefix/include/vunwind/"
 install -m 0644 "$repo/include/vunwind/vsyscall.ld" "$prefix/lib/vunwind/"
 
-# The entries are absolute symbols at 0x600000001000...: the call sites must go through
+# The entries are absolute symbols at 0x550000001000...: the call sites must go through
 # GOT slots the linker leaves unrelaxed (-fno-plt, no relax relocations), in an executable
 # that is not position-independent (the script refuses a PIE link with its own message).
 cat > "$prefix/lib/pkgconfig/vunwind-vsyscall.pc" <<PC

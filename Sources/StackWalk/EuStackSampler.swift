@@ -47,7 +47,7 @@ public struct EuStackSampler {
         close(out[0])
         var status: Int32 = 0
         while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-        // "#0  0x00006000000010b1 vgettimeofday": one line per frame.
+        // "#0  0x00005500000010b1 vgettimeofday": one line per frame.
         var frames: [WalkedFrame] = []
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("#") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)

@@ -13,7 +13,7 @@ import Glibc
 public enum Vsyscall {
     /// Where the page goes unless told otherwise: far below the mmap area and the stack,
     /// far above the executable and the heap.
-    public static let defaultAddress: UInt64 = 0x6000_0000_0000
+    public static let defaultAddress: UInt64 = 0x5500_0000_0000
 
     private static let current = Mutex<VsyscallPage?>(nil)
 

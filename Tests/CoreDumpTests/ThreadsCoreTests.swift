@@ -19,7 +19,7 @@ import Glibc
 final class ThreadsCoreTests: XCTestCase {
     struct Output { var entry: String; var tid: Int32; var address: UInt64; var size: Int }
 
-    static let text: Range<UInt64> = 0x6000_0000_1000..<0x6000_0000_2000
+    static let text: Range<UInt64> = 0x5500_0000_1000..<0x5500_0000_2000
 
     /// Steps `t` until `done(rip)`, at most `limit` instructions.
     func step(_ t: TracedProcess, limit: Int = 200_000, until done: (UInt64) -> Bool) throws -> Bool {

@@ -43,7 +43,7 @@ final class WrappingRangeTests: XCTestCase {
     func testANoteEntryWhoseEndWrapsIsATypedErrorAtItsAddressFieldsOffset() throws {
         let entry = VunwindNote.Entry(name: "vgettimeofday", address: UInt64.max - 8, size: 0x100, syscallNumber: 96,
                                       returnsSeconds: false, pointerArguments: [])
-        let note = VunwindNote(imageBase: 0x6000_0000_0000, textAddress: 0x6000_0000_1000, vvarAddress: 0x6000_0000_2000,
+        let note = VunwindNote(imageBase: 0x5500_0000_0000, textAddress: 0x5500_0000_1000, vvarAddress: 0x5500_0000_2000,
                                vvarSize: 0x1000, entries: [entry], fixups: [])
         // Version, counts, pad, four addresses (48 bytes), then the entry: 16 name bytes, then its address.
         XCTAssertThrowsError(try VunwindNote(descriptor: note.descriptor, origin: 0x400)) { error in

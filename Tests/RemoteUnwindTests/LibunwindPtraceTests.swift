@@ -26,7 +26,7 @@ final class LibunwindPtraceTests: XCTestCase {
         // The page appears once vsyscall_install returns.
         var ready = false
         for _ in 0..<500 where !ready {
-            ready = (try? MemoryMap.read(pid: pid))?.mapping(containing: 0x6000_0000_1000) != nil
+            ready = (try? MemoryMap.read(pid: pid))?.mapping(containing: 0x5500_0000_1000) != nil
             if !ready { usleep(10_000) }
         }
         XCTAssertTrue(ready, "the page never appeared in \(pid)")

@@ -55,3 +55,20 @@ extension Tools {
         repositoryRoot.appendingPathComponent("fixtures").appendingPathComponent(name).path
     }
 }
+
+extension Tools {
+    /// The Swift toolchain's clang (the one that builds this package's C targets; it ships
+    /// compiler-rt's sanitizer runtimes), found next to the `swift` on PATH.
+    public static func toolchainClang(file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        for dir in path.split(separator: ":") {
+            let swift = "\(dir)/swift"
+            guard FileManager.default.isExecutableFile(atPath: swift) else { continue }
+            let real = URL(fileURLWithPath: swift).resolvingSymlinksInPath().deletingLastPathComponent()
+            let clang = real.appendingPathComponent("clang").path
+            if FileManager.default.isExecutableFile(atPath: clang) { return clang }
+        }
+        XCTFail("no clang next to the swift on PATH", file: file, line: line)
+        throw XCTSkip("unreachable")
+    }
+}

@@ -224,18 +224,18 @@ final class UnwindRegistryTests: XCTestCase {
             XCTAssertEqual(try Consumers.libgccFunctionStart(for: entry.address + 2), entry.address, entry.kind.name)
         }
         // libunwind: one dynamic-info entry over the text.
-        XCTAssertEqual(try Consumers.libunwindDynamicStarts(), before + [0x6000_0000_1000])
+        XCTAssertEqual(try Consumers.libunwindDynamicStarts(), before + [0x5500_0000_1000])
         // gdb: one JIT entry.
         XCTAssertEqual(vu_jit_entry_count(), 1)
         // perf: one line per entry, address and size in hex.
-        XCTAssertEqual(Consumers.perfMapLines(), ["600000001000 \(String(page.image.entry(.gettimeofday).size, radix: 16)) vgettimeofday",
-                                                  "600000001400 \(String(page.image.entry(.time).size, radix: 16)) vtime",
-                                                  "600000001800 \(String(page.image.entry(.getcpu).size, radix: 16)) vgetcpu",
-                                                  "600000001c00 \(String(page.image.entry(.clockGettime).size, radix: 16)) vclock_gettime"])
+        XCTAssertEqual(Consumers.perfMapLines(), ["550000001000 \(String(page.image.entry(.gettimeofday).size, radix: 16)) vgettimeofday",
+                                                  "550000001400 \(String(page.image.entry(.time).size, radix: 16)) vtime",
+                                                  "550000001800 \(String(page.image.entry(.getcpu).size, radix: 16)) vgetcpu",
+                                                  "550000001c00 \(String(page.image.entry(.clockGettime).size, radix: 16)) vclock_gettime"])
 
         try page.uninstall()
         installed = false
-        XCTAssertNil(try Consumers.libgccFunctionStart(for: 0x6000_0000_1002), "libgcc still has the page's FDEs")
+        XCTAssertNil(try Consumers.libgccFunctionStart(for: 0x5500_0000_1002), "libgcc still has the page's FDEs")
         XCTAssertEqual(try Consumers.libunwindDynamicStarts() ?? [], before)
         XCTAssertEqual(vu_jit_entry_count(), 0)
         XCTAssertEqual(Consumers.perfMapLines()?.count, 4, "the perf map keeps the page's lines for perf report")
@@ -273,19 +273,19 @@ final class UnwindRegistryTests: XCTestCase {
         XCTAssertEqual(page.registrars, [.gdb, .perf])
         XCTAssertEqual(vu_jit_entry_count(), 1)
         XCTAssertEqual(Consumers.perfMapLines()?.count, 4)
-        XCTAssertNil(try Consumers.libgccFunctionStart(for: 0x6000_0000_1002), "libgcc was not told")
-        XCTAssertFalse((try Consumers.libunwindDynamicStarts() ?? []).contains(0x6000_0000_1000), "libunwind was not told")
+        XCTAssertNil(try Consumers.libgccFunctionStart(for: 0x5500_0000_1002), "libgcc was not told")
+        XCTAssertFalse((try Consumers.libunwindDynamicStarts() ?? []).contains(0x5500_0000_1000), "libunwind was not told")
     }
 
     func testRegisteringAnInstalledPageAgainIsAnErrorAndChangesNoConsumer() throws {
         let page = try Vsyscall.install()
         defer { try? page.uninstall() }
         XCTAssertThrowsError(try page.registry.register(page.image.registeredImage)) {
-            XCTAssertEqual("\($0)", "vunwind-vsyscall at 0x600000000000 is already registered")
+            XCTAssertEqual("\($0)", "vunwind-vsyscall at 0x550000000000 is already registered")
         }
         XCTAssertEqual(vu_jit_entry_count(), 1)
         XCTAssertEqual(Consumers.perfMapLines()?.count, 4)
-        XCTAssertEqual((try Consumers.libunwindDynamicStarts() ?? []).filter { $0 == 0x6000_0000_1000 }.count, 1)
+        XCTAssertEqual((try Consumers.libunwindDynamicStarts() ?? []).filter { $0 == 0x5500_0000_1000 }.count, 1)
     }
 
     // MARK: explicit binding (FIELD-NOTES: libunwind.so.8 exports _Unwind_* too)

@@ -58,7 +58,7 @@ final class CInstallTests: XCTestCase {
     }
 
     /// Before: GNU ld linked a PIE and relocated the GOT slots by the load base; the first
-    /// call jumped to base + 0x600000001000 and crashed (exit 139).
+    /// call jumped to base + 0x550000001000 and crashed (exit 139).
     func testAPIELinkWithTheScriptFailsWithTheScriptsMessage() throws {
         let dir = try Tools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -78,7 +78,7 @@ final class ChurnTests: XCTestCase {
         XCTAssertEqual(GDBJITRegistrar.entryCount, 1)
 
         // (iv) libunwind: _U_dyn_info_list has exactly one entry, starting at the text.
-        XCTAssertEqual(try Consumers.libunwindDynamicStarts(), [0x6000_0000_1000], "_U_dyn_info_list's entries")
+        XCTAssertEqual(try Consumers.libunwindDynamicStarts(), [0x5500_0000_1000], "_U_dyn_info_list's entries")
 
         // (i) libgcc: its registry finds each entry's FDE (the crossing itself, from a
         // SIGSEGV handler, is the helper test's: it needs C in the faulting process).
@@ -122,10 +122,10 @@ final class ChurnTests: XCTestCase {
         XCTAssertEqual(facts["perf-map"], ["4"] + churnEntryNames, output)
         // (iii) gdb: one JIT entry, the image, in libvunwind-vsyscall.so's descriptor.
         let jit = try XCTUnwrap(facts["jit-entries"], output)
-        XCTAssertEqual(Array(jit.prefix(2)), ["1", "0x600000000000"], output)
+        XCTAssertEqual(Array(jit.prefix(2)), ["1", "0x550000000000"], output)
         XCTAssertTrue(jit.last?.hasSuffix("/libvunwind-vsyscall.so") ?? false, "__jit_debug_descriptor found in \(jit.last ?? "?")")
         // (iv) libunwind: one dyn-info entry at the text.
-        XCTAssertEqual(facts["libunwind-entries"], ["1", "0x600000001000"], output)
+        XCTAssertEqual(facts["libunwind-entries"], ["1", "0x550000001000"], output)
         // (i) libgcc: from the handler, through the signal frame into the page and out to
         // the entry's caller.
         let frames = try XCTUnwrap(facts["libgcc-frames"], output)

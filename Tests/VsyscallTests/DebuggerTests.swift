@@ -43,7 +43,7 @@ import XCTest
 import Glibc
 #endif
 
-fileprivate let pageBase: UInt64 = 0x6000_0000_0000
+fileprivate let pageBase: UInt64 = 0x5500_0000_0000
 fileprivate let entryNames = ["vgettimeofday", "vtime", "vgetcpu", "vclock_gettime"]
 fileprivate let probeCallers = ["vu_probe_inner", "vu_probe_outer", "main"]
 fileprivate let helperEnvironment = ["SWIFT_BACKTRACE": "enable=no"]
@@ -89,7 +89,7 @@ fileprivate func gdbFrames(_ text: String) -> [ToolFrame] {
     return runs.last ?? []
 }
 
-/// eu-stack's frames by thread: "TID 123:" then "#0  0x0000600000001000 vgettimeofday".
+/// eu-stack's frames by thread: "TID 123:" then "#0  0x0000550000001000 vgettimeofday".
 fileprivate func euStackThreads(_ text: String) -> [Int: [ToolFrame]] {
     var out: [Int: [ToolFrame]] = [:]
     var tid: Int?
@@ -359,9 +359,9 @@ final class DebuggerTests: XCTestCase {
         let headers = try Subprocess.run(try Tools.path("readelf"), ["-lW", path])
         let pageLoad = headers.stdout.split(separator: "\n").contains { l in
             let f = l.split(separator: " ", omittingEmptySubsequences: true)
-            return f.count > 2 && f[0] == "LOAD" && f[2] == "0x0000600000000000"
+            return f.count > 2 && f[0] == "LOAD" && f[2] == "0x0000550000000000"
         }
-        XCTAssertTrue(pageLoad, "\(about): readelf -l shows no PT_LOAD at 0x600000000000\n\(headers.stdout)",
+        XCTAssertTrue(pageLoad, "\(about): readelf -l shows no PT_LOAD at 0x550000000000\n\(headers.stdout)",
                       file: file, line: line)
         let segment = try XCTUnwrap(elf.programHeaders.first { $0.type == ELF.ptLoad && $0.virtualAddress == pageBase },
                                     about, file: file, line: line)

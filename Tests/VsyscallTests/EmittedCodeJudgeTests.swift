@@ -61,7 +61,7 @@ final class EmittedCodeJudgeTests: XCTestCase {
             let r = try Subprocess.run(try Tools.path("objdump"), ["-d", "-w", "-M", "intel", image])
             XCTAssertEqual(r.status, 0)
             XCTAssertEqual(r.stderr, "")
-            // "    600000001000:\t55                   \tpush   rbp"
+            // "    550000001000:\t55                   \tpush   rbp"
             var theirs: [UInt64: (bytes: String, text: String)] = [:]
             for line in r.stdout.split(separator: "\n") {
                 let parts = line.split(separator: "\t", omittingEmptySubsequences: false)

@@ -78,7 +78,7 @@ fileprivate struct FaultArgumentCase: Sendable {
 ///   +0 read-only, +1 PROT_NONE, +2 unmapped (mapped, then unmapped), +3 read+write,
 ///   +4 unmapped (the straddling buffer runs from the end of +3 into +4).
 fileprivate final class FaultBadPages {
-    static let region: UInt64 = 0x5f00_0000_0000
+    static let region: UInt64 = 0x5501_0000_0000
     static let pages = 5
     static let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
 

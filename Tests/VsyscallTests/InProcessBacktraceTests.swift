@@ -19,7 +19,7 @@ import XCTest
 final class InProcessBacktraceTests: XCTestCase {
     static let entries = ["vgettimeofday", "vtime", "vgetcpu", "vclock_gettime"]
     static let unwinders = ["backtrace", "libgcc", "libunwind"]
-    static let pageText: UInt64 = 0x6000_0000_1000
+    static let pageText: UInt64 = 0x5500_0000_1000
     static let sentinel = "0x1111111111111111"
 
     nonisolated(unsafe) private static var directory: URL?

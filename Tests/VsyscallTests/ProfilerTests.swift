@@ -34,7 +34,7 @@ import XCTest
 import Glibc
 #endif
 
-fileprivate let pageBase: UInt64 = 0x6000_0000_0000
+fileprivate let pageBase: UInt64 = 0x5500_0000_0000
 fileprivate let spinEntries = ["vgettimeofday", "vtime", "vgetcpu", "vclock_gettime"]
 fileprivate let helperEnvironment = ["SWIFT_BACKTRACE": "enable=no"]
 
@@ -209,7 +209,7 @@ final class ProfilerTests: XCTestCase {
         print("perf report, top symbols: " + entries.prefix(4).map { "\($0.symbol) \($0.overhead)%" }.joined(separator: ", "))
         XCTAssertEqual(top.symbol, "vgettimeofday", "the top symbol is not the entry:\n\(text)")
         XCTAssertGreaterThan(top.overhead, 50, text)
-        // No sample left as a bare page address (0x6000000010xx).
+        // No sample left as a bare page address (0x5500000010xx).
         let unnamed = entries.filter { $0.symbol.hasPrefix("0x00006000") || $0.symbol.hasPrefix("0x6000") }
         XCTAssertEqual(unnamed.map(\.symbol), [], "samples in the page without a name:\n\(text)")
     }

@@ -24,12 +24,12 @@ struct InputMemory: MemoryReader {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzImage(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let input = fuzzInput(data, size)
-    let base: UInt64 = 0x6000_0000_0000
+    let base: UInt64 = 0x5500_0000_0000
     let memory = InputMemory(base: base, bytes: input)
     // The mapping is exactly as long as the input: the module map reads it whole.
     guard input.count >= 64 else { return 0 }
     let end = String(base + UInt64(input.count), radix: 16)
-    let map = MemoryMap(text: "600000000000-\(end) r-xs 00000000 00:01 1234 /dev/zero (deleted)\n")
+    let map = MemoryMap(text: "550000000000-\(end) r-xs 00000000 00:01 1234 /dev/zero (deleted)\n")
     guard let modules = try? ModuleMap(map: map, memory: memory) else { return 0 }
     for image in MemoryImage.find(in: modules).prefix(4) {
         _ = image.note.map { n in n.entries.prefix(64).map { n.entry(containing: $0.address) } }

@@ -4,7 +4,7 @@
  * entries directly: they are absolute symbols (seed page 9: "prelinked like a weak
  * symbol") defined by a linker script that `vunwind emit --linker-script FILE` generates
  * for the page's address (vsyscall.ld next to this header is the one for the default
- * address, 0x600000000000).
+ * address, 0x550000000000).
  *
  *   cc -no-pie -fno-pie -fno-plt -Wa,-mrelax-relocations=no -I include prog.c \
  *      include/vunwind/vsyscall.ld -L .build/release -lvunwind-vsyscall -Wl,-rpath,.build/release
@@ -26,7 +26,7 @@
  *   SIGSEGV at load, and the library gives those back to SIG_DFL before main, unless the
  *   environment sets SWIFT_BACKTRACE (then the backtracer was asked for and stays).
  *   vsyscall_install():
- *     - maps the page at the address (0x600000000000: image, text, data page) and a
+ *     - maps the page at the address (0x550000000000: image, text, data page) and a
  *       writable view of the data page for the timekeeper; never writable and executable;
  *     - starts one thread, the timekeeper, with every signal blocked (no handler of the
  *       program runs on it; process-directed signals go to the program's threads);
@@ -56,7 +56,7 @@
 extern "C" {
 #endif
 
-#define VSYSCALL_DEFAULT_ADDRESS 0x600000000000UL
+#define VSYSCALL_DEFAULT_ADDRESS 0x550000000000UL
 
 enum vsyscall_fault_mode {
     VSYSCALL_FAULT_EFAULT = 0,  /* bad user pointers return -EFAULT (fixup table) */

@@ -31,24 +31,27 @@ let package = Package(
     targets: [
         // Bounds-checked byte cursors, LEB128, the MemoryReader protocol: shared by every
         // format reader so untrusted bytes are read in exactly one way.
-        .target(name: "Bytes"),
-        .target(name: "DwarfCFI", dependencies: ["Bytes"]),
+        .target(name: "Bytes", dependencies: ["Locking"]),
+        // A mutex ThreadSanitizer sees (Synchronization.Mutex plus TSan's annotations).
+        .target(name: "Locking", dependencies: ["CSanitizerHooks"]),
+        .target(name: "CSanitizerHooks"),
+        .target(name: "DwarfCFI", dependencies: ["Bytes", "Locking"]),
         .target(name: "ELF", dependencies: ["Bytes", "CDecompress"]),
         // zlib and libzstd for compressed sections (SHF_COMPRESSED, .zdebug_*).
         .target(name: "CDecompress", linkerSettings: [.linkedLibrary("z"), .linkedLibrary("zstd")]),
         .target(
             name: "Unwind",
-            dependencies: ["Bytes", "DwarfCFI", "ELF", "CVunwind"]),
+            dependencies: ["Bytes", "DwarfCFI", "ELF", "CVunwind", "Locking"]),
 
         // The vsyscall page: emitter (assembler + CFI tracker), entries, image, mapping,
         // timekeeper, fault fixups.
         .target(
             name: "Vsyscall",
-            dependencies: ["Bytes", "DwarfCFI", "ELF", "CVunwind", "UnwindRegistry"]),
+            dependencies: ["Bytes", "DwarfCFI", "ELF", "CVunwind", "UnwindRegistry", "Locking"]),
         // Registrars: libgcc, nongnu libunwind, gdb's JIT interface, perf's map file.
-        .target(name: "UnwindRegistry", dependencies: ["CVunwind"]),
+        .target(name: "UnwindRegistry", dependencies: ["CVunwind", "Locking"]),
 
-        .target(name: "VsyscallC", dependencies: ["Vsyscall", "UnwindRegistry", "CVunwind", "CVsyscallC"]),
+        .target(name: "VsyscallC", dependencies: ["Vsyscall", "UnwindRegistry", "CVunwind", "CVsyscallC", "Locking"]),
         // libvunwind-vsyscall.so's load-time hook: gives back the signals the Swift runtime's
         // backtracer took (linked into that library only).
         .target(name: "CVsyscallC", linkerSettings: [.linkedLibrary("dl")]),
@@ -106,7 +109,7 @@ let package = Package(
 
         // Helpers shared by the test targets: subprocesses, tool lookup, seeded randomness,
         // readelf listing parser.
-        .target(name: "TestSupport", dependencies: ["DwarfCFI", "ELF"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["DwarfCFI", "ELF", "Locking"], path: "Tests/TestSupport"),
         .testTarget(name: "BytesTests", dependencies: ["Bytes", "TestSupport"]),
         .testTarget(
             name: "DwarfCFITests",
@@ -121,10 +124,10 @@ let package = Package(
         .testTarget(
             name: "VsyscallTests",
             dependencies: ["Vsyscall", "DwarfCFI", "ELF", "Bytes", "Unwind", "CVunwind", "TestSupport",
-                           "fixture-vsyscall", "vunwind"]),
+                           "fixture-vsyscall", "vunwind", "Locking"]),
         .testTarget(
             name: "UnwindRegistryTests",
-            dependencies: ["UnwindRegistry", "Vsyscall", "CVunwind", "TestSupport", "fixture-vsyscall"]),
+            dependencies: ["UnwindRegistry", "Vsyscall", "CVunwind", "TestSupport", "fixture-vsyscall", "Locking"]),
         .testTarget(
             name: "RemoteUnwindTests",
             dependencies: ["RemoteUnwind", "Unwind", "DwarfCFI", "ELF", "Bytes", "CVunwind", "TestSupport"]),

@@ -50,7 +50,9 @@ c_module() {  # NAME INCLUDE_DIR SOURCES...
 }
 c_module CDecompress Sources/CDecompress/include Sources/CDecompress/*.c
 c_module CVunwind Sources/CVunwind/include Sources/CVunwind/*.c
-flags+=(-I "$B/CVunwind" -I Sources/CLibdw)
+c_module CSanitizerHooks Sources/CSanitizerHooks/include Sources/CSanitizerHooks/*.c
+flags+=(-I "$B/CVunwind" -I "$B/CSanitizerHooks" -I Sources/CLibdw)
+build_module Locking Sources/Locking/*.swift
 build_module Bytes Sources/Bytes/*.swift
 build_module DwarfCFI $(find Sources/DwarfCFI -name '*.swift')
 build_module ELF $(find Sources/ELF -name '*.swift')
@@ -66,7 +68,7 @@ for t in $TARGETS; do
     esac
     if [ ! -f "$exe" ] || [ -n "$(find fuzz/targets "$B"/lib*.a "${extra[@]}" -newer "$exe" | head -1)" ]; then
         "$SWIFTC" "${flags[@]}" -o "$exe" "fuzz/targets/$t.swift" fuzz/targets/Shared.swift "${extra[@]}" \
-            -L "$B" -lCoreDump -lUnwind -lELF -lDwarfCFI -lBytes -lCVunwind -lCDecompress \
+            -L "$B" -lCoreDump -lUnwind -lELF -lDwarfCFI -lBytes -lLocking -lCVunwind -lCSanitizerHooks -lCDecompress \
             -ldw -lelf -lunwind -lunwind-x86_64 -llzma -lz -lzstd -ldl -lpthread 2>&1 | grep -v "Cannot export local symbol" >&2 || true
     fi
     corpus="$B/corpus/$t"

@@ -3,7 +3,7 @@
 // per block instead of one per word is most of the analysis time saved. Bounded: at most
 // `capacity` blocks are held, whatever the file's size.
 
-import Synchronization
+import Locking
 
 public final class BlockCachedByteSource: ByteSource {
     public let base: any ByteSource
@@ -14,7 +14,7 @@ public final class BlockCachedByteSource: ByteSource {
         var blocks: [UInt64: [UInt8]] = [:]
         var order: [UInt64] = []
     }
-    private let cache = Mutex(Cache())
+    private let cache = Locked(Cache())
     private let capacity: Int
 
     public init(_ base: any ByteSource, capacity: Int = 512) {

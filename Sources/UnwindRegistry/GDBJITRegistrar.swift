@@ -4,11 +4,11 @@
 // gdb reads it from the process, live or from a core.
 
 import CVunwind
-import Synchronization
+import Locking
 
 public final class GDBJITRegistrar: UnwindRegistrar {
     public let kind = RegistrarKind.gdb
-    private let entries = Mutex<[UInt64: UnsafeMutablePointer<jit_code_entry>]>([:])
+    private let entries = Locked<[UInt64: UnsafeMutablePointer<jit_code_entry>]>([:])
 
     public init() {}
 

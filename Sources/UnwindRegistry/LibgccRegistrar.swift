@@ -5,7 +5,7 @@
 // libgcc_s.so.1 explicitly.
 
 import CVunwind
-import Synchronization
+import Locking
 
 public final class LibgccRegistrar: UnwindRegistrar {
     typealias FrameFunction = @convention(c) (UnsafeRawPointer) -> Void
@@ -14,7 +14,7 @@ public final class LibgccRegistrar: UnwindRegistrar {
     private let library: DynamicLibrary
     private let registerFrame: FrameFunction
     private let deregisterFrame: FrameFunction
-    private let registered = Mutex<Set<UInt64>>([])
+    private let registered = Locked<Set<UInt64>>([])
 
     public init() throws {
         library = try DynamicLibrary("libgcc_s.so.1", for: .libgcc)

@@ -6,7 +6,7 @@
 // and RTLD_LOCAL, so registering never lets libunwind take over libgcc's _Unwind_* names.
 
 import CVunwind
-import Synchronization
+import Locking
 
 public final class LibunwindRegistrar: UnwindRegistrar {
     typealias DynFunction = @convention(c) (UnsafeMutableRawPointer) -> Void
@@ -16,7 +16,7 @@ public final class LibunwindRegistrar: UnwindRegistrar {
     private let dynRegister: DynFunction
     private let dynCancel: DynFunction
     /// Image base -> its unw_dyn_info_t (heap, alive while registered).
-    private let infos = Mutex<[UInt64: UnsafeMutableRawPointer]>([:])
+    private let infos = Locked<[UInt64: UnsafeMutableRawPointer]>([:])
 
     public init() throws {
         library = try DynamicLibrary("libunwind.so.8", for: .libunwind)

@@ -11,7 +11,7 @@
 // is never opened for writing by its name (SharedDirectoryFile). A forked child inherits
 // the registrar: its file is /tmp/perf-CHILD.map, and it never touches the parent's.
 
-import Synchronization
+import Locking
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,7 +28,7 @@ public final class PerfMapRegistrar: UnwindRegistrar {
         /// The file this registrar last put in place, per map file path.
         var created: [String: SharedDirectoryFile.Identity] = [:]
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// `path` nil: /tmp/perf-PID.map of the calling process, PID read at each call.
     /// `keepsLines` nil: true unless the environment has VUNWIND_PERF_MAP=remove.

@@ -2,11 +2,11 @@
 // first, exactly once. Thread-safe; registering the same image twice is an error; a
 // registrar that fails midway has the earlier ones rolled back.
 
-import Synchronization
+import Locking
 
 public final class UnwindRegistry: Sendable {
     public let registrars: [any UnwindRegistrar]
-    private let registered = Mutex<[UInt64: [any UnwindRegistrar]]>([:])
+    private let registered = Locked<[UInt64: [any UnwindRegistrar]]>([:])
 
     public init(registrars: [any UnwindRegistrar]) {
         self.registrars = registrars

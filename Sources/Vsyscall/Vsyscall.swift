@@ -4,7 +4,7 @@
 // or an address something else occupies, is a clear error.
 
 import CVunwind
-import Synchronization
+import Locking
 import UnwindRegistry
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +15,7 @@ public enum Vsyscall {
     /// far above the executable and the heap.
     public static let defaultAddress: UInt64 = 0x5500_0000_0000
 
-    private static let current = Mutex<VsyscallPage?>(nil)
+    private static let current = Locked<VsyscallPage?>(nil)
 
     /// The installed page, if any.
     public static var installed: VsyscallPage? { current.withLock { $0 } }

@@ -9,14 +9,14 @@
 
 import CVsyscallC
 import CVunwind
-import Synchronization
+import Locking
 import UnwindRegistry
 import Vsyscall
 #if canImport(Glibc)
 import Glibc
 #endif
 
-private let installed = Mutex<VsyscallPage?>(nil)
+private let installed = Locked<VsyscallPage?>(nil)
 
 private func fail(_ message: String) -> Int32 {
     vu_error_set(message)

@@ -4,7 +4,7 @@
 // include/vunwind/vsyscall.h, the generated linker script and libvunwind-vsyscall.so.
 
 import Foundation
-import Synchronization
+import Locking
 import XCTest
 
 public enum FixturePrograms {
@@ -56,5 +56,5 @@ public enum FixturePrograms {
         var folder: URL?
         var programs: [String: String] = [:]
     }
-    static let sharedBuilds = Mutex(SharedBuilds())
+    static let sharedBuilds = Locked(SharedBuilds())
 }

@@ -8,7 +8,7 @@
 
 import CVunwind
 import Foundation
-import Synchronization
+import Locking
 import TestSupport
 import UnwindRegistry
 import Vsyscall
@@ -44,7 +44,7 @@ fileprivate final class RecordingRegistrar: UnwindRegistrar {
 }
 
 fileprivate final class Log: Sendable {
-    let entries = Mutex<[String]>([])
+    let entries = Locked<[String]>([])
     var all: [String] { entries.withLock { $0 } }
     func append(_ s: String) { entries.withLock { $0.append(s) } }
     func clear() { entries.withLock { $0.removeAll() } }
@@ -134,7 +134,7 @@ final class UnwindRegistryTests: XCTestCase {
         let registry = UnwindRegistry(registrars: [RecordingRegistrar(.libgcc, log: log),
                                                    RecordingRegistrar(.perf, log: log)])
         let i = image(at: 0x7000_0000_0000)
-        let outcomes = Mutex<[String]>([])
+        let outcomes = Locked<[String]>([])
         for _ in 0..<200 {
             outcomes.withLock { $0.removeAll() }
             DispatchQueue.concurrentPerform(iterations: 8) { _ in

@@ -8,7 +8,7 @@
 
 import CVunwind
 import Foundation
-import Synchronization
+import Locking
 import TestSupport
 import Vsyscall
 import XCTest
@@ -90,7 +90,7 @@ final class ClockTests: XCTestCase {
             let perThread = 5_000_000
             let startUpdates = page.updates
             struct Outcome: Sendable { var calls = 0, failures = 0, backsteps = 0, worstBackstep: Int64 = 0, first: Int64 = 0, last: Int64 = 0 }
-            let outcomes = Mutex<[Outcome]>([])
+            let outcomes = Locked<[Outcome]>([])
             DispatchQueue.concurrentPerform(iterations: 2) { _ in
                 var o = Outcome()
                 var ts = timespec()

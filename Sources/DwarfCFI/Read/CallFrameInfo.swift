@@ -16,7 +16,7 @@
 // table is searched in place; a miss builds the table in one array with no row held back.
 
 import Bytes
-import Synchronization
+import Locking
 
 public final class CallFrameInfo: Sendable {
     public let ehFrame: CallFrameSection?
@@ -58,7 +58,7 @@ public final class CallFrameInfo: Sendable {
         var last: CachedCIE?
     }
 
-    private let cieCache = Mutex(CIECache())
+    private let cieCache = Locked(CIECache())
 
     /// A reference, so a cache hit touches no copy of the FDE, CIE or rows.
     final class CachedTable: Sendable {
@@ -106,7 +106,7 @@ public final class CallFrameInfo: Sendable {
 
     /// How many FDE row tables the cache keeps; 0 turns it off.
     public let rowCacheCapacity: Int
-    private let tableCache: Mutex<TableCache>
+    private let tableCache: Locked<TableCache>
 
     public struct Match: Sendable {
         public var fde: FrameDescriptionEntry
@@ -117,7 +117,7 @@ public final class CallFrameInfo: Sendable {
     public init(ehFrame: CallFrameSection?, header: EhFrameHeader? = nil, debugFrame: CallFrameSection? = nil,
                 rowCacheCapacity: Int = 256) throws {
         self.rowCacheCapacity = rowCacheCapacity
-        self.tableCache = Mutex(TableCache(capacity: rowCacheCapacity))
+        self.tableCache = Locked(TableCache(capacity: rowCacheCapacity))
         self.ehFrame = ehFrame
         self.header = header.flatMap { $0.count > 0 ? $0 : nil }
         self.debugFrame = debugFrame

@@ -6,13 +6,13 @@
 import Bytes
 import DwarfCFI
 import ELF
-import Synchronization
+import Locking
 
 /// An ELF image and what is parsed from it once, whatever its load address.
 public final class ModuleImage: Sendable {
     public let elf: ELFFile
-    private let cfi = Mutex<Result<CallFrameInfo, Error>?>(nil)
-    private let symbols = Mutex<[ELFSymbol]?>(nil)
+    private let cfi = Locked<Result<CallFrameInfo, Error>?>(nil)
+    private let symbols = Locked<[ELFSymbol]?>(nil)
 
     public init(elf: ELFFile) { self.elf = elf }
 

@@ -5,7 +5,7 @@
 
 import Bytes
 import ELF
-import Synchronization
+import Locking
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,7 +16,7 @@ public final class ModuleImageCache: Sendable {
         var device: UInt64, inode: UInt64, size: Int64, modified: Int
     }
 
-    private let images = Mutex<[Key: ModuleImage]>([:])
+    private let images = Locked<[Key: ModuleImage]>([:])
 
     public init() {}
 

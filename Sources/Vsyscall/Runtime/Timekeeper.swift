@@ -16,6 +16,7 @@
 // is republished when it changes.
 
 import CVunwind
+import Locking
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -123,7 +124,7 @@ final class Timekeeper: @unchecked Sendable {
     /// The TSC rate in shifted nanoseconds per cycle, from two samples; cached per process
     /// so repeated installs do not pay for it.
     nonisolated(unsafe) private static var cachedMult: UInt64 = 0
-    private static let cacheLock = Mutex(())
+    private static let cacheLock = Locked(())
 
     static func calibrate() -> UInt64 {
         if let m = cacheLock.withLock({ _ in cachedMult == 0 ? nil : cachedMult }) { return m }

@@ -63,6 +63,10 @@ enum vsyscall_fault_mode {
     VSYSCALL_FAULT_SIGSEGV = 1, /* bad user pointers raise SIGSEGV (POSIX allows it) */
 };
 
+/* The mapping kind comes from the environment, so a program needs no rebuild to change it:
+   VUNWIND_VSYSCALL_MAPPING=shared-anonymous (the default) | memfd | memfd-private |
+   private-anonymous. Only the private kinds take gdb's software breakpoints (`break
+   vgettimeofday`); the README's table says what each kind shows to gdb, eu-stack and perf. */
 /* Maps the page at `address` (0: the default), starts its timekeeper (tick_us: update
    period in microseconds, 0: 4000) and, in EFAULT mode, the fixup handler. Returns 0, or
    -1 with a message from vsyscall_error(). */

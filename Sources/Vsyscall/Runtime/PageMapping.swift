@@ -18,6 +18,10 @@ public enum MappingKind: String, Sendable, CaseIterable {
     /// memfd, sealed against writes through any new mapping. eu-stack -p and gdb see it;
     /// perf does not symbolize it (it treats "/memfd:..." as a file it cannot open).
     case memfd
+    /// The same sealed memfd mapped MAP_PRIVATE: the path stays, and ptrace can write
+    /// breakpoints into it (a private mapping is copy-on-write for a debugger's
+    /// PTRACE_POKETEXT; the kernel refuses forced writes to a shared one).
+    case memfdPrivate = "memfd-private"
     /// MAP_SHARED|MAP_ANONYMOUS (shows as "/dev/zero (deleted)"): the default, because every
     /// consumer sees it: perf's map file covers it, eu-stack -p and gdb read it from
     /// /proc/PID/mem. It cannot be sealed.
@@ -76,13 +80,13 @@ struct PageMapping {
         let base = image.base
         let size = Int(VsyscallImage.imageSize)
         switch kind {
-        case .memfd:
+        case .memfd, .memfdPrivate:
             let fd = image.bytes.withUnsafeBytes { vu_memfd_with_bytes("vunwind-vsyscall", $0.baseAddress, UInt(size)) }
             guard fd >= 0 else { throw fail("writing the image to a memfd") }
             defer { close(fd) }
             let seals = Int32(VU_F_SEAL_WRITE | VU_F_SEAL_GROW | VU_F_SEAL_SHRINK | VU_F_SEAL_SEAL)
             guard vu_add_seals(fd, seals) == 0 else { throw fail("F_ADD_SEALS") }
-            _ = try mapFixed(base, size, PROT_READ | PROT_EXEC, MAP_SHARED, fd)
+            _ = try mapFixed(base, size, PROT_READ | PROT_EXEC, kind == .memfd ? MAP_SHARED : MAP_PRIVATE, fd)
         case .sharedAnonymous, .privateAnonymous:
             let flags = kind == .sharedAnonymous ? MAP_SHARED | MAP_ANONYMOUS : MAP_PRIVATE | MAP_ANONYMOUS
             let p = try mapFixed(base, size, PROT_READ | PROT_WRITE, flags, -1)

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Writes the fuzz targets' seed corpora (fixtures/fuzz/TARGET/) from real files: the
-fixtures, the vsyscall page's image (`vunwind emit --elf`), and a minimal x86-64 core laid
-out as the kernel writes one. Run from the repository root after `make build`:
+fixtures, the vsyscall page's image (`vunwind emit --elf`), a minimal x86-64 core laid
+out as the kernel writes one, and bytes no one here wrote: the running kernel's vDSO
+(read from this process's memory), the first entries of libc's and libstdc++'s
+.eh_frame, and a core the kernel wrote (headers only: /proc/self/coredump_filter 0x10).
+Every seed stays under the targets' 64 KiB input limit. Run from the repository root after `make build`:
 
     python3 fuzz/seeds.py [path/to/vunwind]
 """
@@ -77,6 +80,78 @@ def minimal_core():
     return body + text + stack
 
 
+LIMIT = 60000  # bytes per seed, under libFuzzer's -max_len=65536 of scripts/fuzz.sh
+
+
+def entries_prefix(eh, limit):
+    """The longest prefix of an .eh_frame made of whole entries (CIEs and FDEs), <= limit."""
+    end = 0
+    while end + 4 <= len(eh):
+        length, = struct.unpack_from("<I", eh, end)
+        if length == 0 or length == 0xffffffff:
+            break
+        nxt = end + 4 + length
+        if nxt > limit or nxt > len(eh):
+            break
+        end = nxt
+    return eh[:end]
+
+
+def library(name):
+    for d in ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu"]:
+        p = os.path.join(d, name)
+        if os.path.exists(p):
+            return p
+    sys.exit("seeds.py: %s not found" % name)
+
+
+def vdso():
+    """The running kernel's vDSO, read from this process's memory."""
+    for line in open("/proc/self/maps"):
+        if line.rstrip().endswith("[vdso]"):
+            start, end = (int(x, 16) for x in line.split()[0].split("-"))
+            with open("/proc/self/mem", "rb") as mem:
+                mem.seek(start)
+                return mem.read(end - start)
+    sys.exit("seeds.py: this process has no [vdso]")
+
+
+CRASHER = r"""
+#include <stdio.h>
+int main(void) {
+    FILE *f = fopen("/proc/self/coredump_filter", "w");
+    if (!f || fputs("0x10", f) < 0 || fclose(f) != 0) return 3;
+    *(volatile int *)8 = 1;
+    return 0;
+}
+"""
+
+
+def kernel_core(tmp):
+    """A core the kernel wrote for a program that stored to address 8 (SIGSEGV), with only
+    the ELF header pages of its file mappings and the vDSO dumped."""
+    pattern = open("/proc/sys/kernel/core_pattern").read().strip()
+    if pattern.startswith("|") or "/" in pattern:
+        sys.exit("seeds.py: core_pattern is %r; a kernel core needs a plain file name (as 'core')" % pattern)
+    src = os.path.join(tmp, "crash.c")
+    open(src, "w").write(CRASHER)
+    exe = os.path.join(tmp, "crash")
+    subprocess.run(["gcc", "-O1", "-o", exe, src], check=True)
+    import resource
+    def limits():
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    r = subprocess.run([exe], cwd=tmp, preexec_fn=limits)
+    if r.returncode != -11:
+        sys.exit("seeds.py: the crasher ended with %d, not SIGSEGV" % r.returncode)
+    cores = [f for f in os.listdir(tmp) if f == "core" or f.startswith("core.")]
+    if not cores:
+        sys.exit("seeds.py: the kernel wrote no core (core_pattern %r)" % pattern)
+    data = open(os.path.join(tmp, cores[0]), "rb").read()
+    if len(data) > LIMIT:
+        sys.exit("seeds.py: the kernel core is %d bytes, over %d" % (len(data), LIMIT))
+    return data
+
+
 def main():
     vunwind = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build", "release", "vunwind")
     fx = lambda n: os.path.join(ROOT, "fixtures", n)
@@ -114,6 +189,24 @@ def main():
         # image: the page's image as it sits in memory; core-analysis: the minimal core.
         write("image", "page.so", open(page, "rb").read())
         write("core-analysis", "minimal", minimal_core())
+        # Bytes no one here wrote.
+        for lib in ["libc.so.6", "libstdc++.so.6"]:
+            eh, _ = section_bytes(library(lib), ".eh_frame")
+            write("cfi", "eh_frame-" + lib.split(".so")[0] + "-prefix", b"\0" + b"\0" + entries_prefix(eh, LIMIT))
+        image = vdso()
+        vpath = os.path.join(tmp, "vdso.so")
+        open(vpath, "wb").write(image)
+        write("elf", "vdso.so", image)
+        write("image", "vdso.so", image)
+        eh, eh_addr = section_bytes(vpath, ".eh_frame")
+        write("cfi", "eh_frame-vdso", b"\0" + b"\0" + eh)
+        hdr, hdr_addr = section_bytes(vpath, ".eh_frame_hdr")
+        gap = eh_addr - hdr_addr
+        if 0 < gap < 256 and gap >= len(hdr):
+            write("cfi", "eh_frame_hdr-vdso", b"\x02" + bytes([gap]) + hdr + bytes(gap - len(hdr)) + eh)
+        core = kernel_core(tmp)
+        write("core", "kernel-sigsegv", core)
+        write("core-analysis", "kernel-sigsegv", core)
 
 
 main()

@@ -57,12 +57,24 @@ private func install(_ address: UInt, _ faultMode: Int32, _ tickMicroseconds: UI
         }
         mapping = kind
     }
+    // dl_iterate_phdr and _dl_find_object list the page unless VUNWIND_VSYSCALL_LOOKUP=off.
+    var lookups = true
+    if let l = getenv("VUNWIND_VSYSCALL_LOOKUP") {
+        switch String(cString: l) {
+        case "on": lookups = true
+        case "off": lookups = false
+        default: return fail("VUNWIND_VSYSCALL_LOOKUP: \(String(cString: l)) is neither on nor off")
+        }
+    }
     return installed.withLock { page -> Int32 in
         do {
             page = try Vsyscall.install(address: address == 0 ? Vsyscall.defaultAddress : UInt64(address),
                                         faultMode: faultMode == 1 ? .sigsegv : .efault,
                                         tick: .microseconds(tickMicroseconds == 0 ? 4000 : Int(tickMicroseconds)),
                                         mapping: mapping, registrars: kinds, sealed: sealed)
+            // After the registrars: dl_iterate_phdr's callers see the page last, as the
+            // vDSO is seen (phdr.c), under the image's soname.
+            if lookups { _ = vu_phdr_publish(UInt(page!.base), VsyscallImage.soname) }
             return 0
         } catch {
             return fail("\(error)")
@@ -75,7 +87,12 @@ public func vsyscall_uninstall() -> Int32 {
     installed.withLock { page -> Int32 in
         guard let p = page else { return fail("no vsyscall page is installed") }
         do {
-            try p.uninstall()
+            // Out of dl_iterate_phdr's list before the memory goes (back in if it stays).
+            let listed = vu_phdr_withdraw() != 0
+            do { try p.uninstall() } catch {
+                if listed { _ = vu_phdr_publish(UInt(p.base), VsyscallImage.soname) }
+                throw error
+            }
             page = nil
             return 0
         } catch {

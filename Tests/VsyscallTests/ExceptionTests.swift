@@ -29,7 +29,7 @@ final class ExceptionTests: XCTestCase {
     /// references it yet), so it goes in with --no-as-needed.
     static let libunwindFirst = ["-Wl,--push-state,--no-as-needed", "-lunwind", "-Wl,--pop-state"]
 
-    enum Build: String { case libgcc, libunwind }
+    enum Build: String { case libgcc, libunwind, staticLibgcc = "static-libgcc" }
 
     nonisolated(unsafe) private static var directory: URL?
     nonisolated(unsafe) private static var built: [Build: String] = [:]
@@ -47,6 +47,7 @@ final class ExceptionTests: XCTestCase {
         if Self.directory == nil { Self.directory = try Tools.temporaryDirectory("vunwind-exceptions") }
         let path = try FixturePrograms.build("exception_probe.cc", name: "exception_probe-\(build.rawValue)", language: .cxx,
                                              in: Self.directory!, before: build == .libunwind ? Self.libunwindFirst : [],
+                                             after: build == .staticLibgcc ? ["-static-libgcc", "-static-libstdc++"] : [],
                                              file: file, line: line)
         Self.built[build] = path
         return path
@@ -108,6 +109,29 @@ final class ExceptionTests: XCTestCase {
         XCTAssertEqual(try libstdcxxBinding(program, registrars: 1), ["/lib/x86_64-linux-gnu/libgcc_s.so.1"])
     }
 
+    /// A statically linked libgcc has its own list of registered frames, which the page's
+    /// __register_frame (into libgcc_s.so.1) never reaches: the throw ended in
+    /// std::terminate. libgcc 12 looks a pc up with glibc's _dl_find_object, which the
+    /// library answers for the page (phdr.c), with or without any registrar.
+    func testBuiltWithStaticLibgccAndLibstdcxxTheProgramsOwnUnwinderCatchesEveryEntryThroughDlFindObject() throws {
+        let program = try probe(.staticLibgcc)
+        let needed = try neededLibraries(program)
+        XCTAssertFalse(needed.contains("libstdc++.so.6") || needed.contains("libgcc_s.so.1"), "\(needed)")
+        // The unwinder is the program's own copy: a local definition in its symbol table.
+        let nm = try Subprocess.run(try Tools.path("nm"), [program])
+        let local = nm.stdout.split(separator: "\n").filter { $0.hasSuffix(" t _Unwind_RaiseException") || $0.hasSuffix(" T _Unwind_RaiseException") }
+        XCTAssertEqual(local.count, 1, nm.stdout)
+        // libgcc's lookup, which the link bound to the library's definition (unversioned:
+        // glibc's would be _dl_find_object@GLIBC_2.35).
+        XCTAssertTrue(nm.stdout.split(separator: "\n").contains { $0.hasSuffix(" U _dl_find_object") }, nm.stdout)
+        // The probe names the global scope's _Unwind_RaiseException (libgcc_s, which the Swift
+        // runtime brings); libstdc++'s __cxa_throw, linked in, calls the program's own.
+        for registrars in [15, 1, 0] {
+            assertEveryEntryCaught(try run(program, registrars: registrars), unwinder: "libgcc_s.so.1",
+                                   "static libgcc, registrars \(registrars)")
+        }
+    }
+
     // MARK: (b) nongnu libunwind
 
     func testBuiltWithLibunwindFirstLibunwindCatchesEveryEntryWithTheCalleeSavedRegistersIntact() throws {
@@ -130,15 +154,18 @@ final class ExceptionTests: XCTestCase {
 
     // MARK: (c) registration is what makes it right
 
-    func testWithoutItsUnwindersRegistrationTheThrowEndsInStdTerminate() throws {
+    /// With the library's lookups off (VUNWIND_VSYSCALL_LOOKUP=off), registration is the only
+    /// way in: without the unwinder's own, the throw ends in std::terminate.
+    func testWithTheLookupsOffAndWithoutItsUnwindersRegistrationTheThrowEndsInStdTerminate() throws {
+        let off = ["VUNWIND_VSYSCALL_LOOKUP": "off"]
         // libgcc build: all registrars but libgcc (14), none (0), libunwind's alone (2).
         let libgcc = try probe(.libgcc)
         for mask in [14, 0, 2] {
-            assertTerminated(try run(libgcc, registrars: mask), unwinder: "libgcc_s.so.1", "libgcc build, registrars \(mask)")
+            assertTerminated(try run(libgcc, registrars: mask, environment: off), unwinder: "libgcc_s.so.1", "libgcc build, registrars \(mask)")
         }
         XCTAssertEqual(try libstdcxxBinding(libgcc, registrars: 14), ["/lib/x86_64-linux-gnu/libgcc_s.so.1"])
         // ... and the same binary with libgcc's registration catches everything.
-        assertEveryEntryCaught(try run(libgcc, registrars: 1), unwinder: "libgcc_s.so.1", "libgcc build, registrars 1")
+        assertEveryEntryCaught(try run(libgcc, registrars: 1, environment: off), unwinder: "libgcc_s.so.1", "libgcc build, registrars 1")
 
         // libunwind build: all but libunwind (13), none (0), libgcc's alone (1). libunwind's
         // unw_step would cross the entry's rbp frame by the frame-pointer chain, but its
@@ -146,10 +173,19 @@ final class ExceptionTests: XCTestCase {
         // page: phase 1 fails, __cxa_throw calls std::terminate, no wrong-register catch.
         let libunwind = try probe(.libunwind)
         for mask in [13, 0, 1] {
-            assertTerminated(try run(libunwind, registrars: mask), unwinder: "libunwind.so.8", "libunwind build, registrars \(mask)")
+            assertTerminated(try run(libunwind, registrars: mask, environment: off), unwinder: "libunwind.so.8", "libunwind build, registrars \(mask)")
         }
         XCTAssertEqual(try libstdcxxBinding(libunwind, registrars: 13), ["/lib/x86_64-linux-gnu/libunwind.so.8"])
-        assertEveryEntryCaught(try run(libunwind, registrars: 2), unwinder: "libunwind.so.8", "libunwind build, registrars 2")
+        assertEveryEntryCaught(try run(libunwind, registrars: 2, environment: off), unwinder: "libunwind.so.8", "libunwind build, registrars 2")
+    }
+
+    /// By default the page is also found the way the vDSO is: libgcc_s asks
+    /// _dl_find_object and libunwind dl_iterate_phdr, both answered by the library, so even
+    /// a program that registers with no unwinder catches every throw.
+    func testWithTheDefaultLookupsLibgccAndLibunwindCatchEveryEntryWithNoRegistrarAtAll() throws {
+        assertEveryEntryCaught(try run(try probe(.libgcc), registrars: 0), unwinder: "libgcc_s.so.1", "libgcc build, registrars 0")
+        assertEveryEntryCaught(try run(try probe(.libunwind), registrars: 0), unwinder: "libunwind.so.8",
+                               "libunwind build, registrars 0")
     }
 
     // MARK: the sentinels are really in the registers

@@ -49,9 +49,10 @@ final class InProcessBacktraceTests: XCTestCase {
     }
 
     /// Runs the probe with `registrars` and parses its traces, keyed "UNWINDER ENTRY".
-    private func traces(registrars: Int, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Trace] {
+    private func traces(registrars: Int, lookups: Bool = true, file: StaticString = #filePath,
+                        line: UInt = #line) throws -> [String: Trace] {
         let r = try Subprocess.run(try probe(file: file, line: line), [String(registrars)],
-                                   environment: ["SWIFT_BACKTRACE": "enable=no"])
+                                   environment: ["SWIFT_BACKTRACE": "enable=no", "VUNWIND_VSYSCALL_LOOKUP": lookups ? "on" : "off"])
         XCTAssertFalse(r.signaled, "registrars \(registrars): killed by signal \(r.status)\n\(r.stdout)\(r.stderr)", file: file, line: line)
         XCTAssertEqual(r.status, 0, "registrars \(registrars)\n\(r.stdout)\(r.stderr)", file: file, line: line)
         XCTAssertEqual(r.stderr, "", file: file, line: line)
@@ -88,7 +89,17 @@ final class InProcessBacktraceTests: XCTestCase {
     }
 
     func testEveryUnwinderCrossesTheSignalFrameAndTheEntryToMain() throws {
-        let all = try traces(registrars: 15)
+        try assertEveryUnwinderCrosses(registrars: 15)
+    }
+
+    /// No registrar at all: libgcc_s finds the page through _dl_find_object and libunwind
+    /// through dl_iterate_phdr, both answered by the library, as they find the vDSO.
+    func testWithNoRegistrarEveryUnwinderStillCrossesToMainThroughTheLibrarysLookups() throws {
+        try assertEveryUnwinderCrosses(registrars: 0)
+    }
+
+    private func assertEveryUnwinderCrosses(registrars: Int) throws {
+        let all = try traces(registrars: registrars)
         for unwinder in Self.unwinders {
             for (slot, entry) in Self.entries.enumerated() {
                 let context = "\(unwinder) \(entry)"
@@ -113,10 +124,12 @@ final class InProcessBacktraceTests: XCTestCase {
         }
     }
 
-    func testEachUnwinderNeedsItsOwnRegistration() throws {
+    /// With the library's dl_iterate_phdr and _dl_find_object answers off
+    /// (VUNWIND_VSYSCALL_LOOKUP=off), only the registrations tell the unwinders.
+    func testWithTheLookupsOffEachUnwinderNeedsItsOwnRegistration() throws {
         // registrars -> does libgcc's registry have the page? libunwind's?
         for (mask, libgccKnows, libunwindKnows) in [(0, false, false), (12, false, false), (1, true, false), (2, false, true)] {
-            let all = try traces(registrars: mask)
+            let all = try traces(registrars: mask, lookups: false)
             for entry in Self.entries {
                 for unwinder in Self.unwinders {
                     let context = "registrars \(mask): \(unwinder) \(entry)"

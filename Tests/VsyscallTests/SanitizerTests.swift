@@ -114,4 +114,33 @@ final class SanitizerTests: XCTestCase {
             XCTAssertFalse(run.stderr.contains("runtime error"), "\(build.name): \(run.stderr)")
         }
     }
+
+    /// ASan's report of a fault inside the page names its module: the runtime lists modules
+    /// with dl_iterate_phdr, which the library answers with the image's soname (phdr.c);
+    /// with the lookups off it names the mapping's path instead. (No function name: the
+    /// symbolizer opens the module's file, and the page has none.)
+    func testAnASanReportOfAFaultInVgettimeofdayNamesThePagesModuleLinuxVunwindSo1() throws {
+        let dir = try Tools.temporaryDirectory("vunwind-sanitizers")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let lib = Tools.buildDirectory.path
+        let exe = dir.appendingPathComponent("debug_probe").path
+        let cc = try Subprocess.run(try Tools.path("gcc"), [
+            "-fsanitize=address", "-O1", "-g", "-fno-omit-frame-pointer", "-fno-inline", "-no-pie", "-fno-pie", "-fno-plt",
+            "-Wa,-mrelax-relocations=no", "-I", root + "/include", root + "/fixtures/programs/debug_probe.c",
+            root + "/include/vunwind/vsyscall.ld", "-L", lib, "-lvunwind-vsyscall", "-Wl,-rpath," + lib, "-o", exe])
+        XCTAssertEqual(cc.status, 0, cc.stderr)
+        for (lookup, module) in [("on", "linux-vunwind.so.1+0x"), ("off", "/dev/zero (deleted)+0x")] {
+            // crash mode: SIGSEGV fault mode, a store to address 8 inside the entry.
+            let r = try Subprocess.run(exe, ["crash", "vgettimeofday"], environment: [
+                "SWIFT_BACKTRACE": "enable=no", "VUNWIND_VSYSCALL_LOOKUP": lookup, "ASAN_OPTIONS": "symbolize=1"])
+            XCTAssertNotEqual(r.status, 0, lookup)
+            XCTAssertTrue(r.stderr.contains("ERROR: AddressSanitizer: SEGV on unknown address 0x000000000008"), "\(lookup): \(r.stderr)")
+            let frames = r.stderr.split(separator: "\n").filter { $0.hasPrefix("    #") }.map(String.init)
+            let first = try XCTUnwrap(frames.first, r.stderr)
+            XCTAssertTrue(first.hasPrefix("    #0 0x5500000010"), "\(lookup): \(first)")
+            XCTAssertTrue(first.contains("(\(module)"), "\(lookup): \(first)")
+            XCTAssertTrue(frames.count > 3 && frames[1].contains(" in vu_probe_inner ") && frames[2].contains(" in vu_probe_outer ")
+                          && frames[3].contains(" in main "), "\(lookup): \(frames)")
+        }
+    }
 }

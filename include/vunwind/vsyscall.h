@@ -39,11 +39,17 @@
  *       perf report reads them after the process is gone; VUNWIND_PERF_MAP=remove in
  *       the environment makes uninstall take them back (and remove the file when it
  *       holds nothing else).
+ *     - lists the page in dl_iterate_phdr (after the loaded objects, under the image's
+ *       soname linux-vunwind.so.1, dlpi_adds/dlpi_subs counting installs and uninstalls)
+ *       and answers _dl_find_object for its pcs: the library defines both, and they bind
+ *       for every object that links it (it precedes libc.so.6); other calls go to glibc's.
+ *       VUNWIND_VSYSCALL_LOOKUP=off in the environment leaves the page out of both;
  *     - registers (once per process) a pthread_atfork child handler: a child of a process
  *       with the page installed gets a private copy of the data page in syscall mode, so
  *       its calls take the real syscall (correct, never waiting on a writer it does not
  *       have); its uninstall is its own and leaves the parent's page and perf map alone.
- *   vsyscall_uninstall() undoes all of that but the loaded libunwind.so.8, the atfork
+ *   vsyscall_uninstall() undoes all of that (the two lookups go on answering for glibc)
+ *   but the loaded libunwind.so.8, the atfork
  *   handler (which does nothing while no page is installed) and the perf map's lines.
  */
 #ifndef VUNWIND_VSYSCALL_H

@@ -10,22 +10,16 @@ import CSanitizerHooks
 import Synchronization
 
 public final class Locked<Value: ~Copyable>: Sendable {
-    private let mutex: Mutex<Value>
+    @usableFromInline let mutex: Mutex<Value>
 
     public init(_ value: consuming sending Value) {
         mutex = Mutex(value)
     }
 
-    /// Runs `body` with the value, holding the lock.
-    @inlinable @inline(__always)
+    /// Runs `body` with the value, holding the lock. Inlinable, as Mutex's is: the row
+    /// cache takes it on every lookup.
+    @inlinable
     public func withLock<Result: ~Copyable, E: Error>(
-        _ body: (inout sending Value) throws(E) -> sending Result
-    ) throws(E) -> sending Result {
-        try locked(body)
-    }
-
-    @usableFromInline
-    func locked<Result: ~Copyable, E: Error>(
         _ body: (inout sending Value) throws(E) -> sending Result
     ) throws(E) -> sending Result {
         let token = Unmanaged.passUnretained(self).toOpaque()

@@ -58,6 +58,9 @@ public enum ClockDiscipline {
         /// The worst error in the first `transientSeconds` after the change, in ns.
         public var transientWorstMonotonic: Int64
         public var transientWorstRealtime: Int64
+        /// From the change to the first timekeeper update after it, in ns: until then the
+        /// page extrapolates at the old rate (one tick at most, unless the timekeeper ran late).
+        public var firstUpdateDelay: Int64
         /// After that: the 99th percentile and the worst of |error|, in ns.
         public var steadyP99Monotonic: Int64
         public var steadyWorstMonotonic: Int64
@@ -103,7 +106,10 @@ public enum ClockDiscipline {
         var steadyMonotonic: [Int64] = [], steadyRealtime: [Int64] = []
         var count = 0
         var ts = timespec()
+        let updatesAtChange = page.updates
+        var firstUpdateDelay: Int64?
         while true {
+            if firstUpdateDelay == nil, page.updates != updatesAtChange { firstUpdateDelay = now(CLOCK_MONOTONIC) - start }
             for (clock, id) in [(CLOCK_MONOTONIC, Int32(1)), (CLOCK_REALTIME, Int32(0))] {
                 let k1 = now(clock)
                 _ = page.clockGettime(id, &ts)
@@ -128,6 +134,7 @@ public enum ClockDiscipline {
         }
         func p99(_ v: [Int64]) -> Int64 { v.isEmpty ? 0 : v.sorted()[min(v.count - 1, v.count * 99 / 100)] }
         return Result(setting: setting, transientWorstMonotonic: transient.monotonic, transientWorstRealtime: transient.realtime,
+                      firstUpdateDelay: firstUpdateDelay ?? Int64(seconds * 1e9),
                       steadyP99Monotonic: p99(steadyMonotonic), steadyWorstMonotonic: steadyMonotonic.max() ?? 0,
                       steadyP99Realtime: p99(steadyRealtime), steadyWorstRealtime: steadyRealtime.max() ?? 0, samples: count)
     }
